@@ -1,0 +1,1 @@
+"""Everything that touches files: images and grids, checkpoints, latents, data sets."""
