@@ -1,0 +1,41 @@
+"""`gan export CKPT OUT`: a generator-only checkpoint for sharing (no D, no optimizer state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gan_cli import console
+from gan_cli.errors import BadInput
+
+HELP = """Write a generator-only copy of a checkpoint (the EMA generator where there is one): small, for sharing.
+`gan sample --weights OUT` works on it with no other flag.
+
+[bold]Example[/]
+
+  gan export runs/dcgan-001/checkpoints/step-0003000.safetensors dcgan-mnist.safetensors
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export", help=HELP, no_args_is_help=True)(export_cmd)
+
+
+def export_cmd(
+    ckpt: Path = typer.Argument(..., help="A gan-cli checkpoint."),
+    out: Path = typer.Argument(..., help="Output .safetensors file."),
+) -> None:
+    from gan_cli.io import checkpoint as ck
+
+    if out.suffix != ".safetensors":
+        raise BadInput(f"{out}: use a .safetensors file name")
+    if out.resolve() == ckpt.resolve():
+        raise BadInput("OUT must differ from CKPT")
+    tensors, meta = ck.load(ckpt)
+    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
+    g = {"G" + k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    if not g:
+        raise BadInput(f"{ckpt}: has no generator weights")
+    meta = {k: v for k, v in meta.items() if k not in ("optimizers", "format", "version")}
+    console.out(str(ck.save(out, g, {**meta, "kind": "generator"})))

@@ -1,0 +1,75 @@
+"""`gan info CKPT`: what a checkpoint holds, read from its metadata and tensors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from gan_cli import console
+
+HELP = """Describe a checkpoint: family, options, step, data set, parameter counts, gan-cli version.
+
+[bold]Examples[/]
+
+  gan info runs/dcgan-001/generator.safetensors
+  gan info runs/dcgan-001/checkpoints/step-0003000.safetensors --json | jq .params
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info", help=HELP, no_args_is_help=True)(info_cmd)
+
+
+def checkpoint_info(path: Path) -> dict:
+    from gan_cli.io import checkpoint as ckpt
+
+    tensors, meta = ckpt.load(path)
+    params: dict[str, int] = {}
+    for key, t in tensors.items():
+        net = key.split(".", 1)[0]
+        if net in ("opt", "rng", "data", "fixed_z", "fixed_y") or "running_" in key or "num_batches" in key:
+            continue
+        params[net] = params.get(net, 0) + t.numel()
+    return {
+        "path": str(path),
+        "family": meta.get("family"),
+        "task": meta.get("task"),
+        "kind": meta.get("kind"),
+        "step": meta.get("step"),
+        "size": meta.get("size"),
+        "channels": meta.get("channels"),
+        "classes": meta.get("class_names") or [],
+        "data": meta.get("data"),
+        "options": meta.get("options", {}),
+        "params": params,
+        "train": meta.get("train"),
+        "gan_cli_version": meta.get("version"),
+        "format": meta.get("format"),
+        "bytes": path.stat().st_size,
+    }
+
+
+def info_cmd(
+    ckpt: Path = typer.Argument(..., help="A gan-cli .safetensors checkpoint."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout instead of a table."),
+) -> None:
+    info = checkpoint_info(ckpt)
+    if as_json:
+        console.out(json.dumps(info, indent=2))
+        return
+    opts = ", ".join(f"{k}={v}" for k, v in info["options"].items())
+    params = ", ".join(f"{k} {v:,}" for k, v in info["params"].items())
+    lines = [
+        f"path       {info['path']}",
+        f"family     {info['family']} ({info['task']}), {info['kind']} checkpoint",
+        f"step       {info['step']}",
+        f"images     {info['size']}x{info['size']}, {info['channels']} channel(s)",
+        f"classes    {', '.join(info['classes']) if info['classes'] else '-'}",
+        f"data       {info['data']}",
+        f"options    {opts}",
+        f"params     {params}",
+        f"gan-cli    {info['gan_cli_version']} ({info['format']})",
+    ]
+    console.out("\n".join(lines))

@@ -1,0 +1,8 @@
+"""Model families: one file each. Importing this package imports (and so registers) every module in it."""
+
+import importlib
+import pkgutil
+
+for _info in pkgutil.iter_modules(__path__):
+    if not _info.name.startswith("_") and _info.name != "layers":
+        importlib.import_module(f"{__name__}.{_info.name}")

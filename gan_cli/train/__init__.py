@@ -1,0 +1,1 @@
+"""The one training loop that every family uses, and what it writes into a run folder."""

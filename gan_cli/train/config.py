@@ -1,0 +1,45 @@
+"""What a training run is: saved as config.json in the run folder and in every checkpoint's metadata."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    model: str  # family name
+    data: str  # "mnist" or a folder
+    options: dict[str, Any] = field(default_factory=dict)  # the family's options (all, not just -o)
+    size: int = 32  # image size in pixels (square)
+    steps: int = 3000  # total generator steps (a resumed run continues up to this)
+    batch_size: int = 64  # global batch (split across torchrun processes)
+    lr: float = 2e-4
+    seed: int = 0
+    amp: str = "auto"  # mixed precision: auto (CUDA only), on, off
+    sample_every: int = 500  # steps between sample grids
+    ckpt_every: int = 1000  # steps between full checkpoints
+    log_every: int = 10  # steps between metrics.jsonl records
+    keep: int = 3  # full checkpoints kept (older ones are deleted); the final one is always kept
+    channels_last: bool = True  # memory format of conv activations (faster on CPU and tensor cores)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def next_run_dir(model: str, root: Path = Path("runs")) -> Path:
+    """runs/<model>-NNN with the next free number."""
+    taken = [int(m.group(1)) for p in root.glob(f"{model}-*") if (m := re.fullmatch(rf"{re.escape(model)}-(\d+)", p.name))]
+    return root / f"{model}-{max(taken, default=0) + 1:03d}"
+
+
+def checkpoints_in(run_dir: Path) -> list[Path]:
+    """Full checkpoints of a run, oldest step first."""
+    return sorted((run_dir / "checkpoints").glob("step-*.safetensors"))
+
+
+def newest_run(model: str, root: Path = Path("runs")) -> Path | None:
+    runs = [p for p in root.glob(f"{model}-*") if re.fullmatch(rf"{re.escape(model)}-\d+", p.name) and checkpoints_in(p)]
+    return max(runs, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
