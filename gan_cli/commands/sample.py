@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 def sample_cmd(
     model: str = typer.Argument(None, help="Model family; optional when --weights is given."),
-    weights: Path = typer.Option(None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only)."),
+    weights: Path = typer.Option(None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only) or a run folder."),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the latents."),
     rows: int = typer.Option(None, "--rows", help="Grid rows [default: 4, or to fit --latents]."),
     cols: int = typer.Option(None, "--cols", help="Grid columns [default: 8]."),
@@ -56,6 +56,13 @@ def sample_cmd(
     if model is None and weights is None:
         raise BadInput("give a MODEL (to use its newest run) or --weights FILE")
     path = weights if weights is not None else find_latest(model)
+    if path.is_dir():  # a run folder: its newest checkpoint
+        from gan_cli.train.config import checkpoints_in
+
+        found = checkpoints_in(path)
+        if not found:
+            raise BadInput(f"--weights {path}: a folder without checkpoints/step-*.safetensors")
+        path = found[-1]
     gen = load_generator(path, resolve_device(device), expect=model)
     fam = gen.family
     if cls is not None and fam.task != "class":
