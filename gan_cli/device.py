@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from gan_cli.errors import BadInput
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_HELP = "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    import torch
+
     name = (name or "auto").strip().lower()
     if name == "auto":
         if torch.cuda.is_available():

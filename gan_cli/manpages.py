@@ -1,6 +1,6 @@
 """Man pages generated from the CLI itself, so they cannot drift (a test regenerates and compares).
 
-    python -m gan_cli.manpages man/      # rewrite man/gan.1 and man/gan-<command>.1
+python -m gan_cli.manpages man/      # rewrite man/gan.1 and man/gan-<command>.1
 """
 
 from __future__ import annotations
@@ -74,11 +74,19 @@ def render_all() -> dict[str, str]:
         summary = desc.split("\n", 1)[0].rstrip(".")
         usage = " ".join(cmd.collect_usage_pieces(typer.Context(cmd)))  # type: ignore[arg-type]
         pages[f"gan-{cname}.1"] = _page(f"gan-{cname}", summary, f"gan {cname} {usage}", desc, cmd.params, examples)
-    listing = "\n".join(f".TP\n.B gan {_esc(n)}\n{_esc(_split_examples(c.help or '')[0].split(chr(10))[0])}"
-                        for n, c in commands.items())
+    listing = "\n".join(
+        f".TP\n.B gan {_esc(n)}\n{_esc(_split_examples(c.help or '')[0].split(chr(10))[0])}"
+        for n, c in commands.items()
+    )
     root_desc = _plain(root.help or "") + "\n.SH COMMANDS\n" + listing
-    pages["gan.1"] = _page("gan", "train, sample and evaluate GANs", "gan COMMAND [OPTIONS] [ARGS]...",
-                           root_desc, [], [_plain(root.epilog or "").removeprefix("Example: ")])
+    pages["gan.1"] = _page(
+        "gan",
+        "train, sample and evaluate GANs",
+        "gan COMMAND [OPTIONS] [ARGS]...",
+        root_desc,
+        [],
+        [_plain(root.epilog or "").removeprefix("Example: ")],
+    )
     return pages
 
 

@@ -75,8 +75,9 @@ class LoadedGenerator:
             yield self.family.generate(self.G, zb, yb).float().clamp_(-1, 1).cpu()
 
 
-def load_generator(path: str | os.PathLike, device: torch.device | str = "cpu", expect: str | None = None
-                   ) -> LoadedGenerator:
+def load_generator(
+    path: str | os.PathLike, device: torch.device | str = "cpu", expect: str | None = None
+) -> LoadedGenerator:
     """Build the family and its G from a checkpoint (full or generator-only); BadInput if it does not fit."""
     path = Path(path)
     meta = ckpt.read_meta(path)
@@ -105,8 +106,10 @@ def find_latest(model: str) -> Path:
     name = get_family(model).name
     run = newest_run(name)
     if run is None:
-        raise BadInput(f"no --weights given and no runs/{name}-*/checkpoints found: train one with "
-                       f"`gan train {name} --data ...` or pass --weights FILE")
+        raise BadInput(
+            f"no --weights given and no runs/{name}-*/checkpoints found: train one with "
+            f"`gan train {name} --data ...` or pass --weights FILE"
+        )
     path = checkpoints_in(run)[-1]
     console.info(f"using {path}")
     return path
@@ -129,8 +132,14 @@ def load_latents(path: str | os.PathLike, dim: int) -> torch.Tensor:
     return torch.from_numpy(arr.astype(np.float32))
 
 
-def iter_samples(ckpt_path: str | os.PathLike, n: int, seed: int, batch_size: int = 64,
-                 device: torch.device | str = "cpu", truncation: float | None = None) -> Iterator[torch.Tensor]:
+def iter_samples(
+    ckpt_path: str | os.PathLike,
+    n: int,
+    seed: int,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    truncation: float | None = None,
+) -> Iterator[torch.Tensor]:
     """The n images that `gan sample CKPT --n n --seed seed` writes, as float batches in [-1, 1]."""
     gen = load_generator(ckpt_path, device)
     if truncation is not None:

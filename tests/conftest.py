@@ -45,9 +45,7 @@ def run_gan(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {**os.environ, **(env or {})}
     exe = Path(sys.executable).with_name("gan")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gan_cli"]
-    p = subprocess.run(
-        [*cmd, *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
-    )
+    p = subprocess.run([*cmd, *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
     return Result(p.returncode, p.stdout, p.stderr)
 
 

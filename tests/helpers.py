@@ -22,7 +22,9 @@ def make_folder(root: Path, n: int = 40, size: int = 32, mode: str = "RGB", seed
     return root
 
 
-def make_class_folders(root: Path, classes: tuple[str, ...] = ("circle", "square"), n: int = 20, size: int = 32) -> Path:
+def make_class_folders(
+    root: Path, classes: tuple[str, ...] = ("circle", "square"), n: int = 20, size: int = 32
+) -> Path:
     for k, name in enumerate(classes):
         make_folder(root / name, n=n, size=size, seed=k)
     return root

@@ -85,3 +85,16 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+
+    from gan_cli.io.atomic import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644

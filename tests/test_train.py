@@ -163,8 +163,14 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     data = make_folder(tmp_path / "data", n=40)
     exe = Path(sys.executable).with_name("gan")
     env = {**os.environ, "GAN_CLI_OFFLINE": "1"}
-    p = subprocess.Popen([str(exe), "train", "dcgan", "--data", str(data), "--steps", "100000", "--out", "run",
-                          *FAST], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [str(exe), "train", "dcgan", "--data", str(data), "--steps", "100000", "--out", "run", *FAST],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     metrics = tmp_path / "run" / "metrics.jsonl"
     deadline = time.time() + 120
     while not metrics.exists() and time.time() < deadline:
@@ -184,11 +190,49 @@ def test_torchrun_two_processes_gloo(tmp_path):
     data = make_folder(tmp_path / "data", n=40)
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "GAN_CLI_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    p = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "gan_cli", "train", "dcgan",
-                        "--data", str(data), "--steps", "3", "--out", "ddp", "--device", "cpu", *FAST],
-                       cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    p = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "gan_cli",
+            "train",
+            "dcgan",
+            "--data",
+            str(data),
+            "--steps",
+            "3",
+            "--out",
+            "ddp",
+            "--device",
+            "cpu",
+            *FAST,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [x for x in p.stdout.split() if x.endswith(".safetensors")]
     assert lines == ["ddp/checkpoints/step-0000003.safetensors"]  # one rank writes
     w = load_file(str(tmp_path / lines[0]))
     assert all(torch.isfinite(t.float()).all() for t in w.values())
+
+
+def test_export_gives_a_generator_only_file_that_samples_the_same(cli, tmp_path):
+    data = make_folder(tmp_path / "data", n=20)
+    full = cli("train", "lsgan", "--data", data, "--steps", "2", *FAST).out.split()[-1]
+    r = cli("export", full, "small.safetensors")
+    assert r.code == 0 and r.out.strip() == "small.safetensors"
+    keys = load_file("small.safetensors").keys()
+    assert keys and all(k.startswith("G.") for k in keys)
+    info = json.loads(cli("info", "small.safetensors", "--json").out)
+    assert info["kind"] == "generator" and info["family"] == "lsgan" and "D" not in info["params"]
+    cli("sample", "--weights", full, "--out", "a.png")
+    cli("sample", "--weights", "small.safetensors", "--out", "b.png")
+    assert Path("a.png").read_bytes() == Path("b.png").read_bytes()
+    assert_clean_error(cli("export", full, "x.pt"), 2, ".safetensors")
+    assert_clean_error(cli("train", "lsgan", "--resume", "small.safetensors", "--steps", "4"), 2, "generator-only")

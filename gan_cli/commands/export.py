@@ -34,7 +34,7 @@ def export_cmd(
         raise BadInput("OUT must differ from CKPT")
     tensors, meta = ck.load(ckpt)
     prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    g = {"G" + k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    g = {"G" + k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
     if not g:
         raise BadInput(f"{ckpt}: has no generator weights")
     meta = {k: v for k, v in meta.items() if k not in ("optimizers", "format", "version")}

@@ -30,8 +30,15 @@ def models_cmd(
 
     names = family_names()
     if as_json:
-        rows = [{"name": n, "task": FAMILIES[n].task, "summary": FAMILIES[n].summary,
-                 "options": {k: {"default": d, "help": h} for k, d, h in options_help(FAMILIES[n])}} for n in names]
+        rows = [
+            {
+                "name": n,
+                "task": FAMILIES[n].task,
+                "summary": FAMILIES[n].summary,
+                "options": {k: {"default": d, "help": h} for k, d, h in options_help(FAMILIES[n])},
+            }
+            for n in names
+        ]
         console.out(json.dumps(rows, indent=2))
         return
     width = max(map(len, names))

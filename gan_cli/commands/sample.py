@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
 import typer
 
 from gan_cli import console
@@ -33,7 +31,9 @@ def register(app: typer.Typer) -> None:
 
 def sample_cmd(
     model: str = typer.Argument(None, help="Model family; optional when --weights is given."),
-    weights: Path = typer.Option(None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only) or a run folder."),
+    weights: Path = typer.Option(
+        None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only) or a run folder."
+    ),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the latents."),
     rows: int = typer.Option(None, "--rows", help="Grid rows [default: 4, or to fit --latents]."),
     cols: int = typer.Option(None, "--cols", help="Grid columns [default: 8]."),
@@ -45,6 +45,9 @@ def sample_cmd(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images generated at once."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
+    import numpy as np
+    import torch
+
     from gan_cli.io import images
     from gan_cli.io.atomic import atomic_path
     from gan_cli.sampling import find_latest, load_generator, load_latents

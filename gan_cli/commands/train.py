@@ -34,10 +34,14 @@ def register(app: typer.Typer) -> None:
 
 def train_cmd(
     model: str = typer.Argument(..., help="Model family (see `gan models`)."),
-    data: str = typer.Option(None, "--data", "-d", help="'mnist', a folder of images, or a folder of class subfolders."),
+    data: str = typer.Option(
+        None, "--data", "-d", help="'mnist', a folder of images, or a folder of class subfolders."
+    ),
     out: Path = typer.Option(None, "--out", help="Run folder [default: runs/<model>-NNN]."),
     steps: int = typer.Option(None, "--steps", min=1, help="Total generator steps [default: the family's]."),
-    epochs: float = typer.Option(None, "--epochs", min=0, help="Train this many passes over the data instead of --steps."),
+    epochs: float = typer.Option(
+        None, "--epochs", min=0, help="Train this many passes over the data instead of --steps."
+    ),
     batch_size: int = typer.Option(None, "--batch-size", "-b", min=1, help="Global batch size [default: 64]."),
     lr: float = typer.Option(None, "--lr", min=0, help="Learning rate [default: the family's]."),
     size: int = typer.Option(None, "--size", help="Image size in pixels [default: the family's, 32]."),
@@ -77,9 +81,17 @@ def train_cmd(
         if data is None:
             raise BadInput("--data is required (mnist, or a folder of images)")
         opts = parse_options(fam, option)
-        cfg = TrainConfig(model=fam.name, data=data, options=_asdict(opts), size=size or fam.default_size,
-                          steps=fam.default_steps, batch_size=batch_size or fam.default_batch_size,
-                          lr=fam.default_lr if lr is None else lr, seed=seed, amp=amp)
+        cfg = TrainConfig(
+            model=fam.name,
+            data=data,
+            options=_asdict(opts),
+            size=size or fam.default_size,
+            steps=fam.default_steps,
+            batch_size=batch_size or fam.default_batch_size,
+            lr=fam.default_lr if lr is None else lr,
+            seed=seed,
+            amp=amp,
+        )
         run_dir = out or next_run_dir(fam.name)
         if run_dir.exists() and checkpoints_in(run_dir):
             raise BadInput(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
@@ -91,8 +103,12 @@ def train_cmd(
         cfg.amp = amp
 
     dataset = load_data(cfg.data, cfg.size)
-    family_probe = fam(parse_options(fam, None, cfg.options), cfg.size, dataset.channels,
-                       len(dataset.class_names) if dataset.labels is not None else 0)
+    family_probe = fam(
+        parse_options(fam, None, cfg.options),
+        cfg.size,
+        dataset.channels,
+        len(dataset.class_names) if dataset.labels is not None else 0,
+    )
     if epochs is not None:
         per_step = cfg.batch_size * family_probe.batches_per_step()
         cfg.steps = max(1, math.ceil(epochs * len(dataset) / per_step))
@@ -100,8 +116,10 @@ def train_cmd(
         cfg.steps = steps
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone reports
     if main_rank:
-        console.info(f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
-                     f"{cfg.batch_size}, device {dev.type} -> {run_dir}")
+        console.info(
+            f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
+            f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
+        )
     final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet)
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")

@@ -31,7 +31,10 @@ MNIST_FILES = {  # name -> md5 of the official .gz (as listed by the MNIST mirro
     "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
 }
-MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 BUNDLED_MNIST = Path(__file__).resolve().parent.parent / "assets" / "mnist"
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
@@ -190,8 +193,9 @@ def load_folder(root: Path, size: int, channels: int | None = None) -> ImageData
 def resize_data(data: ImageData, size: int) -> ImageData:
     if data.size == size:
         return data
-    x = F.interpolate(data.images.float(), size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=size < data.size)
+    x = F.interpolate(
+        data.images.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=size < data.size
+    )
     data.images = x.round().clamp(0, 255).to(torch.uint8)
     return data
 

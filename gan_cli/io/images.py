@@ -11,14 +11,17 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gan_cli import console
 from gan_cli.errors import BadInput
 from gan_cli.io.atomic import atomic_path
+
+if TYPE_CHECKING:  # torch is imported where it is used, so `gan prep` and `gan --help` start fast
+    import torch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
@@ -80,8 +83,6 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
         with Image.open(path) as im:
             im.load()
             # EXIF orientation: phone photos are stored sideways with a rotation tag.
-            from PIL import ImageOps
-
             im = ImageOps.exif_transpose(im) or im
             return to_mode(im, mode)
     except FileNotFoundError:
@@ -130,6 +131,8 @@ def resize_center_crop(img: Image.Image, size: int) -> Image.Image:
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     """uint8 PIL image -> float tensor (C, H, W) in [-1, 1]."""
+    import torch
+
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -138,6 +141,8 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
 
 def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
     """Float tensor (C, H, W) or (N, C, H, W) in [-1, 1] -> uint8 array (..., H, W, C), rounded."""
+    import torch
+
     x = x.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
     return x.movedim(-3, -1).numpy()
 
@@ -165,6 +170,8 @@ def save_image(img: Image.Image, path: str | os.PathLike) -> Path:
 
 def make_grid(images: torch.Tensor, rows: int, cols: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """Tile (N, C, H, W) images (N <= rows*cols) into one (C, H', W') tensor, row-major, padded."""
+    import torch
+
     n, c, h, w = images.shape
     if n > rows * cols:
         raise ValueError(f"{n} images do not fit a {rows}x{cols} grid")

@@ -105,8 +105,11 @@ class DCGAN(Family):
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Losses:
         loss_real = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
         loss_fake = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        return {"loss": loss_real + loss_fake, "D(x)": torch.sigmoid(d_real).mean().detach(),
-                "D(G(z))": torch.sigmoid(d_fake).mean().detach()}
+        return {
+            "loss": loss_real + loss_fake,
+            "D(x)": torch.sigmoid(d_real).mean().detach(),
+            "D(G(z))": torch.sigmoid(d_fake).mean().detach(),
+        }
 
     def g_loss(self, d_fake: torch.Tensor) -> Losses:
         return {"loss": F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))}

@@ -31,7 +31,9 @@ class TrainConfig:
 
 def next_run_dir(model: str, root: Path = Path("runs")) -> Path:
     """runs/<model>-NNN with the next free number."""
-    taken = [int(m.group(1)) for p in root.glob(f"{model}-*") if (m := re.fullmatch(rf"{re.escape(model)}-(\d+)", p.name))]
+    taken = [
+        int(m.group(1)) for p in root.glob(f"{model}-*") if (m := re.fullmatch(rf"{re.escape(model)}-(\d+)", p.name))
+    ]
     return root / f"{model}-{max(taken, default=0) + 1:03d}"
 
 
@@ -41,5 +43,7 @@ def checkpoints_in(run_dir: Path) -> list[Path]:
 
 
 def newest_run(model: str, root: Path = Path("runs")) -> Path | None:
-    runs = [p for p in root.glob(f"{model}-*") if re.fullmatch(rf"{re.escape(model)}-\d+", p.name) and checkpoints_in(p)]
+    runs = [
+        p for p in root.glob(f"{model}-*") if re.fullmatch(rf"{re.escape(model)}-\d+", p.name) and checkpoints_in(p)
+    ]
     return max(runs, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)

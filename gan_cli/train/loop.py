@@ -104,8 +104,14 @@ def _fixed_labels(family: Family, n: int, cols: int) -> torch.Tensor | None:
     return (torch.arange(n) // cols) % family.num_classes  # one row per class
 
 
-def train(cfg: TrainConfig, data: ImageData, run_dir: Path, device: torch.device, resume: Path | None = None,
-          quiet: bool = False) -> Path:
+def train(
+    cfg: TrainConfig,
+    data: ImageData,
+    run_dir: Path,
+    device: torch.device,
+    resume: Path | None = None,
+    quiet: bool = False,
+) -> Path:
     """Train (or continue) a run in `run_dir`; return the path of the final full checkpoint."""
     d, device = D.setup(device)
     fam_cls = get_family(cfg.model)
@@ -137,7 +143,9 @@ def train(cfg: TrainConfig, data: ImageData, run_dir: Path, device: torch.device
         step = int(meta["step"])
         sampler.load(tensors["data.cursor"])
         torch.set_rng_state(tensors["rng.torch"])
-        family.rng.set_state(tensors[f"rng.family.{d.rank}"] if f"rng.family.{d.rank}" in tensors else tensors["rng.family.0"])
+        family.rng.set_state(
+            tensors[f"rng.family.{d.rank}"] if f"rng.family.{d.rank}" in tensors else tensors["rng.family.0"]
+        )
         fixed_z = tensors["fixed_z"]
         if device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"])
@@ -242,12 +250,16 @@ def train(cfg: TrainConfig, data: ImageData, run_dir: Path, device: torch.device
                 if not all(math.isfinite(v) for v in means.values()):
                     bad = ", ".join(f"{k}={v}" for k, v in means.items() if not math.isfinite(v))
                     hint = f"last good checkpoint: {last_ckpt}" if last_ckpt else "no checkpoint was written"
-                    raise RuntimeFailure(f"loss is not finite at step {step} ({bad}); stopped, {hint}. Try a lower --lr")
+                    raise RuntimeFailure(
+                        f"loss is not finite at step {step} ({bad}); stopped, {hint}. Try a lower --lr"
+                    )
                 now = time.perf_counter()
                 img_s = imgs_per_step * (step - step_last) / max(now - t_last, 1e-9)
                 if d.main:
-                    logs.append(run_dir / "metrics.jsonl", {"step": step, "epoch": sampler.epoch,
-                                                              "img_s": round(img_s, 1), **means})
+                    logs.append(
+                        run_dir / "metrics.jsonl",
+                        {"step": step, "epoch": sampler.epoch, "img_s": round(img_s, 1), **means},
+                    )
                 progress.update(step, means, img_s)
                 sums, count, t_last, step_last = {}, 0, now, step
             if d.main and at_sample:
@@ -260,8 +272,9 @@ def train(cfg: TrainConfig, data: ImageData, run_dir: Path, device: torch.device
                 name = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
                 if d.main:
                     console.out(str(last_ckpt))
-                raise Interrupted(f"{name} at step {step}: saved {last_ckpt}; continue with "
-                                  f"gan train {cfg.model} --resume {run_dir}")
+                raise Interrupted(
+                    f"{name} at step {step}: saved {last_ckpt}; continue with gan train {cfg.model} --resume {run_dir}"
+                )
     D.cleanup(d)
     if last_ckpt is None:  # --steps already reached when resuming
         last_ckpt = checkpoints_in(run_dir)[-1]
@@ -281,8 +294,12 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
-                TextColumn(f"[bold]{self.cfg.model}[/]"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console.console(),
+                TextColumn(f"[bold]{self.cfg.model}[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                console=console.console(),
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("train", total=self.cfg.steps, completed=self.start, info="")

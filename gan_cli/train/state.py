@@ -26,8 +26,13 @@ def model_meta(family: Family, cfg_dict: dict[str, Any], class_names: list[str],
     }
 
 
-def save_full(path: Path, family: Family, opts: dict[str, torch.optim.Optimizer], extra: dict[str, torch.Tensor],
-              meta: dict[str, Any]) -> Path:
+def save_full(
+    path: Path,
+    family: Family,
+    opts: dict[str, torch.optim.Optimizer],
+    extra: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     for name, net in family.nets.items():
         tensors.update(ckpt.module_tensors(name, net))
@@ -45,8 +50,9 @@ def save_generator(path: Path, family: Family, meta: dict[str, Any]) -> Path:
     return ckpt.save(path, ckpt.module_tensors("G", G), {**meta, "kind": "generator"})
 
 
-def restore_full(path: Path, family: Family, opts: dict[str, torch.optim.Optimizer], device: torch.device
-                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def restore_full(
+    path: Path, family: Family, opts: dict[str, torch.optim.Optimizer], device: torch.device
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     tensors, meta = ckpt.load(path)
     if meta.get("kind") != "full":
         raise ckpt.BadInput(f"{path}: a generator-only checkpoint cannot be resumed (it has no D or optimizer state)")
