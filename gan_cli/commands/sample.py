@@ -35,10 +35,10 @@ def sample_cmd(
         None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only) or a run folder."
     ),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the latents."),
-    rows: int = typer.Option(None, "--rows", help="Grid rows [default: 4, or to fit --latents]."),
-    cols: int = typer.Option(None, "--cols", help="Grid columns [default: 8]."),
+    rows: int = typer.Option(None, "--rows", help="Grid rows (default: 4, or to fit --latents)."),
+    cols: int = typer.Option(None, "--cols", help="Grid columns (default: 8)."),
     n: int = typer.Option(None, "--n", help="Write N single images into the --out folder instead of a grid."),
-    out: Path = typer.Option(None, "--out", "-o", help="Grid file [default: MODEL-seedS.png] or folder with --n."),
+    out: Path = typer.Option(None, "--out", help="Grid file (default: MODEL-seedS.png) or folder with --n."),
     save_latents: Path = typer.Option(None, "--save-latents", help="Save the latents used to this .npy file."),
     latents: Path = typer.Option(None, "--latents", help="Use the latents in this .npy file instead of --seed."),
     cls: str = typer.Option(None, "--class", "-c", help="Class index or name, for class-conditional models."),

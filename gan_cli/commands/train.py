@@ -37,20 +37,20 @@ def train_cmd(
     data: str = typer.Option(
         None, "--data", "-d", help="'mnist', a folder of images, or a folder of class subfolders."
     ),
-    out: Path = typer.Option(None, "--out", help="Run folder [default: runs/<model>-NNN]."),
-    steps: int = typer.Option(None, "--steps", min=1, help="Total generator steps [default: the family's]."),
+    out: Path = typer.Option(None, "--out", help="Run folder (default: runs/<model>-NNN)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Total generator steps (default: the family's)."),
     epochs: float = typer.Option(
         None, "--epochs", min=0, help="Train this many passes over the data instead of --steps."
     ),
-    batch_size: int = typer.Option(None, "--batch-size", "-b", min=1, help="Global batch size [default: 64]."),
-    lr: float = typer.Option(None, "--lr", min=0, help="Learning rate [default: the family's]."),
-    size: int = typer.Option(None, "--size", help="Image size in pixels [default: the family's, 32]."),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", min=1, help="Global batch size (default: 64)."),
+    lr: float = typer.Option(None, "--lr", min=0, help="Learning rate (default: the family's)."),
+    size: int = typer.Option(None, "--size", help="Image size in pixels (default: the family's, 32)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same run."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder (or from this checkpoint)."),
     option: list[str] = typer.Option(None, "--option", "-o", help="Family option key=value (repeatable)."),
-    sample_every: int = typer.Option(None, "--sample-every", min=1, help="Steps between sample grids [default: 500]."),
-    ckpt_every: int = typer.Option(None, "--ckpt-every", min=1, help="Steps between checkpoints [default: 1000]."),
+    sample_every: int = typer.Option(None, "--sample-every", min=1, help="Steps between sample grids (default: 500)."),
+    ckpt_every: int = typer.Option(None, "--ckpt-every", min=1, help="Steps between checkpoints (default: 1000)."),
     amp: str = typer.Option("auto", "--amp", help="Mixed precision: auto (on for CUDA), on (bf16 on CPU), off."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
