@@ -11,19 +11,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_cli.models.dcgan import DCGAN
+from gan_cli.models.dcgan import DCGAN, DCGANOptions
 from gan_cli.models.layers import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gan_cli.registry import Batch, option, register
 
 
 @dataclass
-class CGANOptions:
-    z_dim: int = option(100, "size of the latent vector z")
+class CGANOptions(DCGANOptions):
     embed_dim: int = option(50, "size of the generator's class embedding")
-    ngf: int = option(64, "generator width")
-    ndf: int = option(64, "discriminator width")
-    beta1: float = option(0.5, "Adam beta1")
-    beta2: float = option(0.999, "Adam beta2")
 
 
 class ConditionalGenerator(nn.Module):

@@ -19,10 +19,16 @@ from gan_cli.registry import Batch, Family, Losses, Phase, option, register
 
 
 @dataclass
-class DCGANOptions:
+class ConvOptions:
+    """What every DCGAN-style family shares; subclasses add their loss and optimizer options."""
+
     z_dim: int = option(100, "size of the latent vector z")
     ngf: int = option(64, "generator width (channels of its last hidden layer)")
-    ndf: int = option(64, "discriminator width (channels of its first layer)")
+    ndf: int = option(64, "discriminator/critic width (channels of its first layer)")
+
+
+@dataclass
+class DCGANOptions(ConvOptions):
     beta1: float = option(0.5, "Adam beta1")
     beta2: float = option(0.999, "Adam beta2")
 

@@ -6,15 +6,12 @@ from dataclasses import dataclass
 
 import torch
 
-from gan_cli.models.dcgan import DCGAN
+from gan_cli.models.dcgan import DCGAN, ConvOptions
 from gan_cli.registry import Losses, option, register
 
 
 @dataclass
-class WGANOptions:
-    z_dim: int = option(100, "size of the latent vector z")
-    ngf: int = option(64, "generator width")
-    ndf: int = option(64, "critic width")
+class WGANOptions(ConvOptions):
     n_critic: int = option(5, "critic steps per generator step")
     clip: float = option(0.01, "critic weights are clipped to [-clip, clip] after each critic step")
 

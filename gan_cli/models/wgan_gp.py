@@ -9,15 +9,13 @@ from dataclasses import dataclass
 
 import torch
 
+from gan_cli.models.dcgan import ConvOptions
 from gan_cli.models.wgan import WGAN
 from gan_cli.registry import option, register
 
 
 @dataclass
-class WGANGPOptions:
-    z_dim: int = option(100, "size of the latent vector z")
-    ngf: int = option(64, "generator width")
-    ndf: int = option(64, "critic width")
+class WGANGPOptions(ConvOptions):
     n_critic: int = option(5, "critic steps per generator step")
     gp_lambda: float = option(10.0, "weight of the gradient penalty")
     beta1: float = option(0.0, "Adam beta1")
