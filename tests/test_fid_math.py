@@ -104,9 +104,10 @@ def test_mismatched_dimensions_are_bad_input():
 
 
 # --- streaming statistics -----------------------------------------------------------------------------
-def test_streaming_stats_equal_numpy_mean_and_cov():
+@pytest.mark.parametrize("flush_rows", [1, 60, 256])
+def test_streaming_stats_equal_numpy_mean_and_cov(flush_rows):
     x = _features(257, d=96) + 1e3  # a large offset: a naive sum of squares would lose digits
-    rs = RunningStats(96)
+    rs = RunningStats(96, flush_rows=flush_rows)
     for chunk in np.array_split(x, [1, 50, 51, 200]):
         rs.update(torch.from_numpy(chunk.astype(np.float32)))
     st = rs.result()
@@ -206,3 +207,14 @@ def test_kid_is_near_zero_for_one_distribution_and_uses_all_samples_when_few():
     whole = kid.kernel_inception_distance(a[:50], b[:50])  # fewer than 1,000: one subset of everything
     # float32 Gram products, as torch-fidelity: a few 1e-6 off the float64 definition
     assert whole[1] == 0.0 and whole[0] == pytest.approx(_naive_mmd2(a[:50], b[:50]), abs=2e-5)
+
+
+# --- threads --------------------------------------------------------------------------------------------
+def test_thread_settings_are_restored_and_the_probe_answers_one_or_all():
+    from gan_cli.metrics.threads import free_threads, torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    assert free_threads() in (1, before) and torch.get_num_threads() == before

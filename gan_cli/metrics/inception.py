@@ -42,6 +42,14 @@ class ConvBN(nn.Module):
             return self.kernel(x)
         return F.relu(self.bn(self.conv(x)), inplace=True)
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """self(avg_pool3x3(x)). Once folded, as relu(avg_pool(W x) + b): a 1x1 convolution commutes
+        with the average pool, which then runs on the branch's few output channels, not the input's."""
+        if not isinstance(self.bn, nn.Identity):
+            return self(_avg3(x))
+        z = self.kernel.linear(x) if self.kernel is not None else F.conv2d(x, self.conv.weight)
+        return F.relu(_avg3(z).add_(self.conv.bias[:, None, None]), inplace=True)
+
     def fold(self) -> None:
         """Fold the (eval-mode) BatchNorm into the convolution's weight and a bias."""
         bn = self.bn
@@ -77,12 +85,21 @@ class CpuConvReLU:
         self.args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
         self.packed: torch.Tensor | None = None
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        padding, stride, dilation, groups = self.args
+    def _weight(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is None:
+            padding, stride, dilation, groups = self.args
             w = self.conv.weight.detach().to_mkldnn()
             self.packed = torch._C._nn.mkldnn_reorder_conv2d_weight(w, padding, stride, dilation, groups, list(x.shape))
-        return _POINTWISE(x, self.packed, self.conv.bias, padding, stride, dilation, groups, "relu", [], "")
+        return self.packed
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        padding, stride, dilation, groups = self.args
+        return _POINTWISE(x, self._weight(x), self.conv.bias, padding, stride, dilation, groups, "relu", [], "")
+
+    def linear(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution alone: no bias, no ReLU."""
+        padding, stride, dilation, groups = self.args
+        return _POINTWISE(x, self._weight(x), None, padding, stride, dilation, groups, "none", [], "")
 
 
 _POINTWISE = None
@@ -126,7 +143,7 @@ class MixedA(nn.Module):
         b1 = self.branch1x1(x)
         b5 = self.branch5x5_2(self.branch5x5_1(x))
         b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        return torch.cat([b1, b5, b3, self.branch_pool(_avg3(x))], 1)
+        return torch.cat([b1, b5, b3, self.branch_pool.pooled(x)], 1)
 
 
 class MixedB(nn.Module):
@@ -168,7 +185,7 @@ class MixedC(nn.Module):
         bd = self.branch7x7dbl_1(x)
         for layer in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
             bd = layer(bd)
-        return torch.cat([b1, b7, bd, self.branch_pool(_avg3(x))], 1)
+        return torch.cat([b1, b7, bd, self.branch_pool.pooled(x)], 1)
 
 
 class MixedD(nn.Module):
@@ -211,8 +228,11 @@ class MixedE(nn.Module):
         b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
         bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
         bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
-        pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.max_pool else _avg3(x)
-        return torch.cat([b1, b3, bd, self.branch_pool(pooled)], 1)
+        if self.max_pool:
+            bp = self.branch_pool(F.max_pool2d(x, kernel_size=3, stride=1, padding=1))
+        else:
+            bp = self.branch_pool.pooled(x)
+        return torch.cat([b1, b3, bd, bp], 1)
 
 
 class FIDInception(nn.Module):
