@@ -117,8 +117,6 @@ def train(
     fam_cls = get_family(cfg.model)
     opts = parse_options(fam_cls, None, cfg.options)
     num_classes = len(data.class_names) if data.labels is not None else 0
-    if fam_cls.task == "class" and num_classes < 2:
-        raise BadInput(f"{cfg.model} is class-conditional: --data must be 'mnist' or a folder of class subfolders")
 
     torch.manual_seed(cfg.seed)
     family = fam_cls(opts, cfg.size, data.channels, num_classes)
