@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from gan_cli.errors import BadInput
-from gan_cli.metrics import fid as fid_module
 from gan_cli.metrics import kid
 from gan_cli.metrics.fid import frechet_distance, trace_sqrt_product
 from gan_cli.metrics.stats import RunningStats, Stats, load_stats, save_stats
@@ -86,16 +85,47 @@ def test_agrees_with_scipy_sqrtm_on_full_rank_covariances():
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
 
 
-def test_cholesky_and_eigen_paths_agree(monkeypatch):
+@pytest.mark.parametrize(
+    "rank1, rank2",
+    [(300, 200), (300, 20), (20, 300), (40, 20), (20, 40), (95, 95), (1, 96)],
+)
+def test_definite_and_singular_covariances_against_their_generators(rank1, rank2):
+    """Full rank, one singular side, both singular with either one of lower rank, rank one.
+
+    S_i = G_i G_i^T with known G_i (d x rank_i): the exact value is the sum of the singular values of
+    G2^T G1, computed from the generators, never from the rounded covariances.
+    """
     rng = np.random.default_rng(8)
-    s1, s2, low = _spd(96, rng, rank=300), _spd(96, rng, rank=200), _spd(96, rng, rank=20)
-    fast = trace_sqrt_product(s1, s2)  # both definite: Cholesky
-    monkeypatch.setattr(fid_module, "PD_MARGIN", float("inf"))  # force the eigendecomposition
-    assert fast == pytest.approx(trace_sqrt_product(s1, s2), rel=1e-10)
-    monkeypatch.undo()
-    brute = np.sqrt(np.clip(np.linalg.eigvals(s1 @ low).real, 0, None)).sum()
-    assert trace_sqrt_product(s1, low) == pytest.approx(brute, rel=1e-6)
-    assert trace_sqrt_product(low, s1) == pytest.approx(brute, rel=1e-6)
+    g1, g2 = rng.standard_normal((96, rank1)) / 10, rng.standard_normal((96, rank2)) / 10
+    s1, s2 = g1 @ g1.T, g2 @ g2.T
+    exact = np.linalg.svd(g2.T @ g1, compute_uv=False).sum()
+    assert trace_sqrt_product(s1, s2) == pytest.approx(exact, rel=1e-10)
+    assert trace_sqrt_product(s2, s1) == pytest.approx(exact, rel=1e-10)
+    brute = np.sqrt(np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)).sum()  # sqrtm-like: noisy
+    assert brute == pytest.approx(exact, rel=1e-4)
+
+
+def test_plain_and_pivoted_cholesky_agree_on_definite_covariances(monkeypatch):
+    from gan_cli.metrics import fid
+
+    rng = np.random.default_rng(10)
+    s1, s2 = _spd(96, rng, rank=300), _spd(96, rng, rank=200)
+    plain = trace_sqrt_product(s1, s2)
+    assert fid._cholesky_factor(s1)[2] == 96
+    monkeypatch.setattr(fid, "PD_MARGIN", float("inf"))  # never trust the plain Cholesky
+    assert not np.array_equal(fid._cholesky_factor(s1)[1], np.arange(96))  # pivoted
+    assert trace_sqrt_product(s1, s2) == pytest.approx(plain, rel=1e-12)
+
+
+def test_zero_covariance_and_non_finite_statistics():
+    rng = np.random.default_rng(9)
+    s = _spd(16, rng)
+    assert trace_sqrt_product(np.zeros((16, 16)), s) == 0.0
+    assert frechet_distance(np.zeros(16), np.zeros((16, 16)), np.zeros(16), s) == pytest.approx(np.trace(s))
+    bad = s.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(BadInput, match="NaN"):
+        frechet_distance(np.zeros(16), bad, np.zeros(16), s)
 
 
 def test_mismatched_dimensions_are_bad_input():
@@ -210,11 +240,10 @@ def test_kid_is_near_zero_for_one_distribution_and_uses_all_samples_when_few():
 
 
 # --- threads --------------------------------------------------------------------------------------------
-def test_thread_settings_are_restored_and_the_probe_answers_one_or_all():
-    from gan_cli.metrics.threads import free_threads, torch_threads
+def test_thread_settings_are_restored():
+    from gan_cli.metrics.threads import torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    assert free_threads() in (1, before) and torch.get_num_threads() == before

@@ -2,67 +2,78 @@
 
     d² = |mu1 - mu2|² + tr(S1) + tr(S2) - 2 tr sqrt(S1 S2)
 
-tr sqrt(S1 S2) is the sum of the square roots of the eigenvalues of S1 S2, which are those of the
-symmetric matrix F^T S2 F for any factor S1 = F F^T. No matrix square root is ever formed:
+tr sqrt(S1 S2) is the sum of the square roots of the eigenvalues of S1 S2. For factors S1 = F1 F1^T
+and S2 = F2 F2^T these are the non-zero eigenvalues of C^T C (or C C^T) with C = F2^T F1, so no
+matrix square root is ever formed:
 
-- both covariances positive definite (the usual case: more images than 2048 dimensions):
-  F = the Cholesky factor of S1, then the eigenvalues of L^T S2 L. One Cholesky, two products, one
-  symmetric eigenvalue solve: ~1 s at 2048 on two cores, ~10x faster than scipy.linalg.sqrtm.
-- a singular covariance (fewer images than dimensions, duplicated images): diagonalise it,
-  S = V diag(w) V^T, keep the k eigenvalues above rounding noise (w > D * eps * max(w)) and take
-  the eigenvalues of the k x k matrix diag(sqrt w) V_k^T S_other V_k diag(sqrt w). Restricting to
-  the range of the singular matrix is what keeps this exact: its null space never enters, so its
-  rounding noise is never square-rooted. FID(X, X) is ~1e-12 even for 50 images, where sqrtm
-  leaves ~1e-3. ~1.5-3 s at 2048 (the eigenvectors cost most), 5-10x faster than sqrtm.
+1. each covariance gets a Cholesky factor S = P L L^T P^T, L of width k = its numerical rank: a plain
+   Cholesky (P = I) when S is clearly definite, else LAPACK's rank-revealing pivoted Cholesky (dpstrf,
+   stopped by pivots below d * eps * the largest variance);
+2. C = L2^T (P2^T P1 L1): a triangular product (dtrmm) when S2 has full rank;
+3. the Gram matrix of C, on its smaller side (dsyrk), and its eigenvalues (eigh, values only).
 
-Threaded LAPACK eigensolvers slow down 20x or more when another process (a training run) holds a
-core, so they get threads only when a quick probe finds the cores free (threads.py); products and
-Cholesky keep the default threads (they degrade gracefully).
+Restricting each factor to its covariance's range is what keeps singular covariances (fewer images
+than dimensions, duplicated images) exact: their null spaces never enter, so rounding noise is never
+square-rooted. FID(X, X) is ~1e-12 even for 50 images, where sqrtm leaves ~1e-3. At 2048 this costs
+two 0.1 s factorisations, two 0.1 s products and a 0.3 s symmetric eigenvalue solve on two cores,
+more than 10x faster than scipy.linalg.sqrtm (benchmarks/bench_fid.py).
+
+scipy provides the LAPACK/BLAS routines torch and numpy do not expose (pivoted Cholesky, trmm,
+syrk). Its OpenBLAS threads also degrade gracefully on a busy machine (2x slower beside another
+process), where threaded MKL eigensolvers stall (20x): no thread probing needed.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from gan_cli.errors import BadInput
-from gan_cli.metrics.threads import free_threads, torch_threads
-
-PD_MARGIN = 1e-10  # smallest Cholesky pivot, relative to the largest variance, to count as definite
 
 
-def _cholesky(s: torch.Tensor) -> torch.Tensor | None:
-    """The Cholesky factor of a clearly positive-definite matrix, else None (singular or nearly)."""
-    lower, info = torch.linalg.cholesky_ex(s)
-    if int(info) != 0:
-        return None
-    pivots = lower.diagonal() ** 2
-    return lower if pivots.min() > PD_MARGIN * s.diagonal().max() else None
+PD_MARGIN = 1e-10  # smallest plain-Cholesky pivot², relative to the largest variance, to trust it
 
 
-def _sqrt_eigvals_sum(m: torch.Tensor, threads: int) -> float:
-    with torch_threads(threads):
-        ev = torch.linalg.eigvalsh((m + m.T) / 2)
-    return float(ev.clamp(min=0).sqrt().sum())
+def _cholesky_factor(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(c, perm, rank): S[perm][:, perm] = L L^T with L = c[:, :rank] on and below the diagonal.
+
+    c is in Fortran order; its strict upper triangle and its columns from `rank` on are left-overs,
+    never read. A plain Cholesky (dpotrf) when S is clearly definite, else LAPACK's rank-revealing
+    pivoted Cholesky (dpstrf, stopping at pivots below d * eps * the largest variance), which costs
+    twice as much. S is symmetric, so S.T is the same matrix, already in Fortran order: no copy.
+    """
+    from scipy.linalg import lapack
+
+    d = s.shape[0]
+    c, info = lapack.dpotrf(s.T, lower=1, clean=0)
+    if info == 0 and np.min(np.diagonal(c)) ** 2 > PD_MARGIN * np.max(np.diagonal(s)):
+        return c, np.arange(d), d
+    c, piv, rank, info = lapack.dpstrf(s.T, tol=-1.0, lower=1)
+    if info < 0:
+        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
+    return c, piv - 1, int(rank)  # LAPACK pivots are 1-based
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """tr sqrt(sigma1 @ sigma2) for symmetric positive semi-definite matrices (float64)."""
-    s1 = torch.from_numpy(np.asarray(sigma1, dtype=np.float64))
-    s2 = torch.from_numpy(np.asarray(sigma2, dtype=np.float64))
-    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
-    threads = free_threads() if s1.shape[0] >= 256 else 1
-    lower1 = _cholesky(s1)
-    if lower1 is not None and _cholesky(s2) is not None:
-        return _sqrt_eigvals_sum(lower1.T @ s2 @ lower1, threads)
-    singular, other = (s2, s1) if lower1 is not None else (s1, s2)
-    with torch_threads(threads):
-        w, v = torch.linalg.eigh(singular)
-    if w.numel() == 0 or w[-1] <= 0:
+    from scipy import linalg
+    from scipy.linalg import blas
+
+    c1, p1, k1 = _cholesky_factor(np.asarray(sigma1, dtype=np.float64))
+    c2, p2, k2 = _cholesky_factor(np.asarray(sigma2, dtype=np.float64))
+    if k1 == 0 or k2 == 0:  # a zero covariance (every image the same)
         return 0.0
-    keep = w > w[-1] * singular.shape[0] * torch.finfo(torch.float64).eps
-    vk = v[:, keep] * w[keep].sqrt()  # V_k diag(sqrt w_k): a factor of `singular` on its range
-    return _sqrt_eigvals_sum(vk.T @ other @ vk, threads)
+    # F1 = P1 L1 (row p1[i] of F1 is row i of L1); G = P2^T F1 puts F1's rows in P2's order.
+    # Built as G^T in C order, which is G in Fortran order, as BLAS wants it.
+    rows = np.argsort(p1)[p2]
+    g = np.triu(c1.T[:k1])[:, rows].T  # (d, k1), Fortran order
+    # C = F2^T F1 = L2^T G: triangular on L2's first k2 rows, a plain product on the rest
+    c = blas.dtrmm(1.0, c2[:k2, :k2], g[:k2], side=0, lower=1, trans_a=1)
+    if k2 < c2.shape[0]:
+        c += c2[k2:, :k2].T @ g[k2:]
+    # the eigenvalues of S1 S2 are those of C^T C (k1 x k1) or C C^T (k2 x k2): take the smaller
+    gram = blas.dsyrk(1.0, c, trans=int(k1 <= k2))
+    ev = linalg.eigh(gram, lower=False, eigvals_only=True, overwrite_a=True, check_finite=False)
+    return float(np.sqrt(np.clip(ev, 0.0, None)).sum())
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
@@ -75,6 +86,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         raise BadInput(
             f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}"
         )
+    if not all(np.isfinite(x).all() for x in (mu1, sigma1, mu2, sigma2)):
+        raise BadInput("statistics contain NaN or infinity: the features they came from were not finite")
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
     return max(float(value), 0.0)
