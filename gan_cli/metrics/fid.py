@@ -29,7 +29,6 @@ import numpy as np
 
 from gan_cli.errors import BadInput
 
-
 PD_MARGIN = 1e-10  # smallest plain-Cholesky pivot², relative to the largest variance, to trust it
 
 
