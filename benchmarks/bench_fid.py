@@ -10,7 +10,8 @@ so that peak memory is its own:
   50, the plain network (conv, BatchNorm, ReLU, NCHW) under no_grad, every activation kept in a
   float64 array, numpy mean/cov, scipy.linalg.sqrtm of the covariance product;
 - gan-cli: the function behind `gan eval-fid A B` (threaded decode, fused channels-last network
-  run one batch of 8 per core, streaming float64 statistics, Cholesky/eigen trace of the root).
+  run one batch of 8 per core, streaming float64 statistics, trace of the root from Cholesky
+  factors and one symmetric eigenvalue solve).
 
 Then times scipy.linalg.sqrtm against gan-cli's trace_sqrt_product on 2048x2048 covariances: the
 run's (rank-deficient: 2,000 < 2,048 images) and full-rank ones (3,000 of the same features).

@@ -145,7 +145,6 @@ def pytorch_fid_distance(tmp: Path, mu1, sigma1, mu2, sigma2) -> float:
     In a subprocess with single-threaded BLAS: threaded sqrtm takes minutes when another process
     holds a core, one thread ~10-20 s.
     """
-    pytest.importorskip("scipy.linalg")
     np.savez(tmp / "ref1.npz", mu=mu1, sigma=sigma1)
     np.savez(tmp / "ref2.npz", mu=mu2, sigma=sigma2)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
