@@ -41,6 +41,9 @@ class Phase:
     repeat: int = 1  # how many times per step, each on a fresh batch (WGAN critic: 5)
     freeze: tuple[str, ...] = ()  # nets whose weights need no gradient in this phase (D while training G)
     after_step: Callable[[], None] | None = None  # e.g. WGAN weight clipping
+    # Whether the phase draws real data. False (a noise-to-image generator): it gets the step's last
+    # batch again, for its size, device and labels, and the data cursor does not move.
+    data: bool = True
 
 
 def option(default: Any, help: str) -> Any:
@@ -108,7 +111,8 @@ class Family:
         return torch.randn(n, self.latent_dim(), generator=generator)
 
     def batches_per_step(self) -> int:
-        return sum(p.repeat for p in self.phases())
+        """Real batches drawn per step: what img/s and epochs count (images shown to D)."""
+        return sum(p.repeat for p in self.phases() if p.data)
 
 
 FAMILIES: dict[str, type[Family]] = {}

@@ -236,3 +236,15 @@ def test_export_gives_a_generator_only_file_that_samples_the_same(cli, tmp_path)
     assert Path("a.png").read_bytes() == Path("b.png").read_bytes()
     assert_clean_error(cli("export", full, "x.pt"), 2, ".safetensors")
     assert_clean_error(cli("train", "lsgan", "--resume", "small.safetensors", "--steps", "4"), 2, "generator-only")
+
+
+@pytest.mark.parametrize("model, draws_per_step", [("dcgan", 1), ("wgan-gp", 5)])
+def test_epochs_and_img_s_count_the_real_images_shown_to_d(cli, tmp_path, model, draws_per_step):
+    """The generator phase draws no data: an epoch is every image shown to D once."""
+    data = make_folder(tmp_path / "data", n=48)  # 3 batches of 16 per epoch
+    r = cli("train", model, "--data", data, "--epochs", "2", *FAST)
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in Path("runs", f"{model}-001", "metrics.jsonl").read_text().splitlines()]
+    expected_steps = -(-6 // draws_per_step)  # 2 epochs = 6 batches
+    assert rows[-1]["step"] == expected_steps
+    assert rows[-1]["epoch"] == (expected_steps * draws_per_step - 1) // 3

@@ -67,7 +67,7 @@ class DCGAN(Family):
     def phases(self) -> list[Phase]:
         return [
             Phase("D", self.d_step, repeat=self.n_critic, after_step=self.after_d_step),
-            Phase("G", self.g_step, freeze=("D",)),
+            Phase("G", self.g_step, freeze=("D",), data=False),
         ]
 
     def after_d_step(self) -> None:

@@ -209,6 +209,7 @@ def train(
     with StopFlag() as stop, progress:
         while step < cfg.steps:
             cache: dict[str, Any] = {}
+            last: dict[str, torch.Tensor] | None = None
             for ph in phases:
                 frozen = [p for n in ph.freeze for p in family.nets[n].parameters()]
                 for p in frozen:
@@ -216,8 +217,10 @@ def train(
                 for _ in range(ph.repeat):
                     opt = optims[ph.name]
                     opt.zero_grad(set_to_none=True)
+                    if ph.data or last is None:
+                        last = batch()
                     with autocast():
-                        losses = ph.loss(batch(), cache)
+                        losses = ph.loss(last, cache)
                     if scaler is not None:
                         scaler.scale(losses["loss"]).backward()
                         scaler.unscale_(opt)
