@@ -1,5 +1,8 @@
 """Training throughput of `gan train dcgan` (32 px, batch 64) against a plain eager fp32 loop.
 
+img/s counts the real images shown to D: one batch of 64 per step for DCGAN, in both loops (each
+step is one D update on 64 real + 64 fake images and one G update on 64 fakes).
+
 The plain loop is the DCGAN training loop written the obvious way (as in the PyTorch examples):
 a DataLoader over a TensorDataset with shuffling, Sigmoid + BCELoss, two backward calls for D,
 D's weight gradients computed (and discarded) in the G step, default memory format and optimizers.
@@ -25,7 +28,7 @@ from gan_cli.io.datasets import load_data
 from gan_cli.models.layers import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gan_cli.train import logs
 from gan_cli.train.config import TrainConfig
-from gan_cli.train.loop import train
+from gan_cli.train.loop import cpu_bf16_native, train
 
 
 def plain_loop(images: torch.Tensor, steps: int, batch: int = 64, seed: int = 0) -> float:
@@ -94,9 +97,14 @@ def main() -> None:
     args = ap.parse_args()
     data = load_data("mnist", 32)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(data)} MNIST digits at 32 px, batch 64")
+    print(f"default precision on this CPU: {'bf16 autocast' if cpu_bf16_native() else 'fp32'}")
     variants = {"gan-cli (default)": {}}
     if args.variants:
-        variants |= {"gan-cli, contiguous": {"channels_last": False}, "gan-cli, bf16 autocast": {"amp": "on"}}
+        variants |= {
+            "gan-cli, fp32 (--amp off)": {"amp": "off"},
+            "gan-cli, fp32, contiguous": {"amp": "off", "channels_last": False},
+            "gan-cli, bf16 (--amp on)": {"amp": "on"},
+        }
     results: dict[str, list[float]] = {"plain eager fp32": [], **{k: [] for k in variants}}
     for _ in range(args.rounds):
         results["plain eager fp32"].append(plain_loop(data.images, args.steps))

@@ -51,7 +51,9 @@ def train_cmd(
     option: list[str] = typer.Option(None, "--option", "-o", help="Family option key=value (repeatable)."),
     sample_every: int = typer.Option(None, "--sample-every", min=1, help="Steps between sample grids (default: 500)."),
     ckpt_every: int = typer.Option(None, "--ckpt-every", min=1, help="Steps between checkpoints (default: 1000)."),
-    amp: str = typer.Option("auto", "--amp", help="Mixed precision: auto (on for CUDA), on (bf16 on CPU), off."),
+    amp: str = typer.Option(
+        "auto", "--amp", help="Mixed precision: auto (on for CUDA and CPUs with bf16 instructions), on, off."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     from gan_cli.io import checkpoint as ckpt

@@ -18,7 +18,7 @@ class TrainConfig:
     batch_size: int = 64  # global batch (split across torchrun processes)
     lr: float = 2e-4
     seed: int = 0
-    amp: str = "auto"  # mixed precision: auto (CUDA only), on, off
+    amp: str = "auto"  # mixed precision: auto (CUDA and CPUs with bf16 instructions), on, off
     sample_every: int = 500  # steps between sample grids
     ckpt_every: int = 1000  # steps between full checkpoints
     log_every: int = 10  # steps between metrics.jsonl records
