@@ -21,7 +21,6 @@ Prints seconds, images/s, peak RSS, both FIDs and their relative difference, the
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -39,12 +38,6 @@ WEIGHTS = ROOT.parent / "shared" / "data" / "fid" / "pt_inception-2015-12-05.saf
 
 
 # --- data -----------------------------------------------------------------------------------------------
-def read_idx_images(path: Path) -> np.ndarray:
-    data = gzip.decompress(path.read_bytes())
-    n, h, w = (int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(3))
-    return np.frombuffer(data, np.uint8, offset=16).reshape(n, h, w)
-
-
 def make_set(folder: Path, digits: np.ndarray, n: int, seed: int, tint: tuple[float, float, float]) -> Path:
     """n 64x64 RGB PNGs: digits upscaled (bicubic), coloured with a jittered tint on a tinted background."""
     from PIL import Image
@@ -63,8 +56,10 @@ def make_set(folder: Path, digits: np.ndarray, n: int, seed: int, tint: tuple[fl
 
 
 def prepare_data(n: int) -> tuple[Path, Path]:
-    a = make_set(BENCH / f"a{n}", read_idx_images(MNIST / "train-images-idx3-ubyte.gz"), n, 0, (1.0, 0.8, 0.2))
-    b = make_set(BENCH / f"b{n}", read_idx_images(MNIST / "t10k-images-idx3-ubyte.gz"), n, 1, (0.9, 0.6, 0.4))
+    from gan_cli.io.datasets import read_idx
+
+    a = make_set(BENCH / f"a{n}", read_idx(MNIST / "train-images-idx3-ubyte.gz"), n, 0, (1.0, 0.8, 0.2))
+    b = make_set(BENCH / f"b{n}", read_idx(MNIST / "t10k-images-idx3-ubyte.gz"), n, 1, (0.9, 0.6, 0.4))
     return a, b
 
 

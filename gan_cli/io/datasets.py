@@ -64,7 +64,7 @@ def cache_dir() -> Path:
 
 
 # --- MNIST ----------------------------------------------------------------------------------------
-def _read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -133,7 +133,7 @@ def load_mnist() -> ImageData:
             "using the 5,000-digit subset bundled with gan-cli"
         )
     assert found is not None
-    images, labels = _read_idx(found[0]), _read_idx(found[1])
+    images, labels = read_idx(found[0]), read_idx(found[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise BadInput(f"MNIST files in {found[0].parent} do not match (images {images.shape}, labels {labels.shape})")
     return ImageData(
@@ -216,4 +216,4 @@ def load_data(spec: str, size: int) -> ImageData:
     return load_folder(root, size)
 
 
-__all__ = ["ImageData", "load_data", "load_mnist", "load_folder", "cache_dir", "resize_center_crop"]
+__all__ = ["ImageData", "load_data", "load_mnist", "load_folder", "cache_dir", "read_idx", "resize_center_crop"]

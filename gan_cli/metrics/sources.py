@@ -132,10 +132,8 @@ def open_source(arg: str | os.PathLike, label: str, min_images: int = 2) -> Sour
     if suffix == ".safetensors":
         if _is_inception_weights(path):
             raise BadInput(f"{label}: {path} is the Inception network itself; pass it with --inception {path}")
-        try:
-            from gan_cli.sampling import is_checkpoint
-        except ImportError:
-            raise BadInput(f"{label}: {path}: checkpoint inputs need gan_cli.sampling (not in this build)") from None
+        from gan_cli.sampling import is_checkpoint
+
         if not is_checkpoint(path):
             raise BadInput(f"{label}: {path} is not a gan-cli checkpoint (no gan-cli metadata, or not readable)")
         return Source("checkpoint", path)

@@ -28,6 +28,7 @@ import torch
 from gan_cli import console
 from gan_cli.errors import BadInput, OfflineError, RuntimeFailure
 from gan_cli.io.atomic import atomic_path
+from gan_cli.io.datasets import cache_dir
 from gan_cli.metrics.inception import FIDInception, expected_keys
 
 FID_WEIGHTS_URL = (
@@ -38,11 +39,6 @@ FID_WEIGHTS_SHA256_PREFIX = "6726825d"  # torch.hub convention: the file name ca
 SAFETENSORS_NAME = "pt_inception-2015-12-05.safetensors"
 ENV_VAR = "GAN_CLI_INCEPTION"
 CONNECT_TIMEOUT_S = 5.0
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "gan-cli"
 
 
 def find_weights(explicit: str | os.PathLike | None = None, download: bool = True) -> Path:
