@@ -109,6 +109,8 @@ def load_stats(path: str | os.PathLike) -> Stats:
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such statistics file")
+    if not zipfile.is_zipfile(path):  # else numpy guesses "pickled data", which misleads
+        raise BadInput(f"{path}: not a .npz file (an .npz is a zip archive of arrays 'mu' and 'sigma')")
     try:
         with np.load(path, allow_pickle=False) as f:
             names = set(f.files)
