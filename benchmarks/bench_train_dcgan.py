@@ -28,7 +28,8 @@ from gan_cli.io.datasets import load_data
 from gan_cli.models.layers import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from gan_cli.train import logs
 from gan_cli.train.config import TrainConfig
-from gan_cli.train.loop import cpu_bf16_native, train
+from gan_cli.train.loop import train
+from gan_cli.train.precision import cpu_bf16_native
 
 
 def plain_loop(images: torch.Tensor, steps: int, batch: int = 64, seed: int = 0) -> float:
@@ -96,6 +97,7 @@ def main() -> None:
     ap.add_argument("--variants", action="store_true", help="also time each speed-up on its own")
     args = ap.parse_args()
     data = load_data("mnist", 32)
+    images = torch.from_numpy(data.main.images.copy()).permute(0, 3, 1, 2).contiguous()  # (N, 1, 32, 32) uint8
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(data)} MNIST digits at 32 px, batch 64")
     print(f"default precision on this CPU: {'bf16 autocast' if cpu_bf16_native() else 'fp32'}")
     variants = {"gan-cli (default)": {}}
@@ -107,7 +109,7 @@ def main() -> None:
         }
     results: dict[str, list[float]] = {"plain eager fp32": [], **{k: [] for k in variants}}
     for _ in range(args.rounds):
-        results["plain eager fp32"].append(plain_loop(data.images, args.steps))
+        results["plain eager fp32"].append(plain_loop(images, args.steps))
         for name, kw in variants.items():
             results[name].append(gan_cli_loop(data, args.steps, **kw))
     base = statistics.median(results["plain eager fp32"])

@@ -1,25 +1,26 @@
-"""Model families, registered by name.
+"""The family contract: what one file in gan_cli/models/ declares so that every command can use it by name.
 
-A family is one class in one file under gan_cli/models/: it declares its task kind, its options
-(a dataclass: every field is a `-o key=value` option, with a one-line help in its metadata), builds
-its networks and optimizers, and lists its training *phases as data* (which optimizer, how many
-repeats per step, which loss). The one training loop in gan_cli/train/ runs every family the same
-way. See gan_cli/models/template.md for the contract, step by step.
+A family declares its task kind and options, builds its networks and optimizers, and lists its training
+*phases as data* (which loss, which optimizer, how often). The one training loop in gan_cli/train/ runs
+every family the same way and knows nothing of any of them; `gan sample`, `translate`, `export` and
+`eval-fid` go through the inference half of the contract (`inference`, `generate`/`translate`,
+`sample_options`). gan_cli/models/template.md walks through it with gan_cli/models/gan.py as the example.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from gan_cli import options as _options
 from gan_cli.errors import BadInput
+from gan_cli.options import option  # noqa: F401  (re-exported: families declare options with it)
 
 TASKS = {
     "noise": "unconditional: noise -> image",
@@ -27,51 +28,116 @@ TASKS = {
     "paired": "paired translation: image A -> image B (aligned pairs)",
     "unpaired": "unpaired translation: domain A <-> domain B",
 }
+TRANSLATION = ("paired", "unpaired")
 
-Batch = dict[str, torch.Tensor]  # "x": images in [-1, 1], "y": class labels (class task)
-Losses = dict[str, torch.Tensor]  # must hold "loss" (what is backpropagated); others are logged
+# A batch: "x" images in [-1, 1] (noise, class) and "y" labels (class); "A", "B" images (paired, unpaired).
+Batch = dict[str, torch.Tensor]
+Losses = dict[str, torch.Tensor]  # must hold "loss" (what is backpropagated); the others are logged
+
+
+@dataclass
+class Context:
+    """What a loss or a schedule may know about the run. Built by the loop; read-only for families."""
+
+    step: int = 0  # steps completed before this one (0 during the first step)
+    seen: int = 0  # real images shown to D so far (NVlabs' cur_nimg)
+    total_steps: int = 1  # the run's --steps
+    batch_size: int = 0  # this step's global batch size
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    values: dict[str, float] = field(default_factory=dict)  # this step's schedule values (fade-in alpha, ...)
+    cache: dict[str, Any] = field(default_factory=dict)  # scratch shared by the phases of one step
+    phase: Phase | None = None  # the phase being run
+
+    @property
+    def kimg(self) -> float:
+        return self.seen / 1000.0
+
+
+@dataclass
+class Schedule:
+    """Per-step settings, a pure function of (step, images seen): resume needs no state of its own."""
+
+    lr_scale: float | dict[str, float] = 1.0  # multiplies each optimizer's initial lr (per optimizer key if a dict)
+    batch_size: int | None = None  # global batch size of this step (None: --batch-size)
+    values: dict[str, float] = field(default_factory=dict)  # family values, passed in Context.values and logged
 
 
 @dataclass
 class Phase:
-    """One entry of a training step: e.g. 5 x ("D", critic loss) then 1 x ("G", generator loss)."""
+    """One entry of a training step, e.g. 5 x ("D", critic loss) then 1 x ("G", generator loss)."""
 
-    name: str  # the network trained in this phase, and the key of its optimizer
-    loss: Callable[[Batch, dict[str, Any]], Losses]  # (batch, step cache) -> losses
-    repeat: int = 1  # how many times per step, each on a fresh batch (WGAN critic: 5)
+    name: str  # logged under this name ("D", "Dreg", "G", ...)
+    loss: Callable[[Batch, Context], Losses]  # (batch, context) -> losses
+    opt: str = ""  # the optimizer it steps (default: `name`); several phases may share one
+    every: int = 1  # runs on steps where step % every == 0 (lazy regularisation: 16); else nothing at all
+    repeat: int = 1  # times per step it runs, each on a fresh batch if `data` (WGAN critic: 5)
     freeze: tuple[str, ...] = ()  # nets whose weights need no gradient in this phase (D while training G)
-    after_step: Callable[[], None] | None = None  # e.g. WGAN weight clipping
-    # Whether the phase draws real data. False (a noise-to-image generator): it gets the step's last
-    # batch again, for its size, device and labels, and the data cursor does not move.
+    after_step: Callable[[], None] | None = None  # after each optimizer step (WGAN weight clipping)
+    # Whether the phase draws a fresh real batch. False: it gets the step's last batch again (for its size,
+    # labels or, for a regulariser, the same reals), and the data cursor does not move.
     data: bool = True
 
+    def __post_init__(self) -> None:
+        self.opt = self.opt or self.name
+        if self.every < 1 or self.repeat < 1:
+            raise ValueError(f"phase {self.name}: every and repeat must be >= 1")
 
-def option(default: Any, help: str) -> Any:
-    """A family option with its help line (shown by `gan models --options` and in errors)."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+    def runs_at(self, step: int) -> bool:
+        return step % self.every == 0
+
+
+@dataclass
+class EMA:
+    """An exponential moving average of a network's weights (NVlabs StyleGAN2-ADA's G_ema)."""
+
+    net: str = "G"  # averaged into "<net>_ema", used for previews, sample, export and eval-fid
+    half_life_kimg: float = 10.0  # half-life of the average, in thousands of images
+    rampup: float | None = 0.05  # early on, the half-life is at most this fraction of the images seen
+
+
+@dataclass
+class Augment:
+    """Training-time augmentation, drawn from the data cursor (so it is seeded and resumable)."""
+
+    load_ratio: float = 1.0  # images are stored at round(size * load_ratio) and randomly cropped to size
+    flip: bool = False  # random horizontal flips (the same flip for both images of a pair)
+
+
+@dataclass
+class SampleOption:
+    """An inference-time option that `gan sample` / `eval-fid` expose for families that declare it."""
+
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
 
 
 class Family:
-    """Base class of a model family. Subclasses set the ClassVars and implement build/phases/generate."""
+    """Base class of a model family. Subclasses set the ClassVars and implement the methods of their task."""
 
     name: ClassVar[str]
     task: ClassVar[str] = "noise"
     summary: ClassVar[str] = ""
     Options: ClassVar[type] = type(None)
+    tiny: ClassVar[dict[str, Any]] = {}  # options small enough for a one-second test (the contract tests use them)
     # Training defaults for `gan train` when the user gives no flag.
     default_size: ClassVar[int] = 32
     default_batch_size: ClassVar[int] = 64
     default_lr: ClassVar[float] = 2e-4
     default_steps: ClassVar[int] = 2000
     sizes: ClassVar[tuple[int, ...]] = (32, 64)  # image sizes the architecture supports
+    inference: ClassVar[tuple[str, ...]] = ("G",)  # the nets that sample/translate/export need
+    sample_options: ClassVar[dict[str, SampleOption]] = {}  # e.g. truncation, noise_mode
+    augment: ClassVar[Augment] = Augment()
 
-    def __init__(self, opts: Any, size: int, channels: int, num_classes: int = 0) -> None:
+    def __init__(
+        self, opts: Any, size: int, channels: int, num_classes: int = 0, in_channels: int | None = None
+    ) -> None:
         if size not in self.sizes:
             raise BadInput(f"{self.name} supports image sizes {', '.join(map(str, self.sizes))}, not {size}")
-        if channels not in (1, 3):
-            raise BadInput(f"{self.name}: images must have 1 or 3 channels, not {channels}")
+        for c in (channels, in_channels or channels):
+            if c not in (1, 3):
+                raise BadInput(f"{self.name}: images must have 1 or 3 channels, not {c}")
         if self.task == "class" and num_classes < 2:
             raise BadInput(
                 f"{self.name} is class-conditional: --data must be 'mnist' or a folder of class subfolders "
@@ -79,40 +145,96 @@ class Family:
             )
         self.opts = opts
         self.size = size
-        self.channels = channels
+        self.channels = channels  # of the generated images (domain B for translation)
+        self.in_channels = in_channels or channels  # of domain A (translation)
         self.num_classes = num_classes
         self.nets: dict[str, nn.Module] = {}
-        # Set by the training loop: the generator every random draw of a loss comes from, so that a
-        # resumed run continues exactly (its state is saved in full checkpoints).
+        # Tensors the family keeps across steps (path-length mean, image pools): saved in full checkpoints
+        # and restored in place by the loop, so resume is exact.
+        self.state: dict[str, torch.Tensor] = {}
+        # Every random draw inside a loss comes from this generator; the loop seeds it per rank and saves it.
         self.rng: torch.Generator = torch.Generator().manual_seed(0)
 
-    # --- what every family implements ---------------------------------------------------------
+    # --- training: what every family implements ------------------------------------------------
     def build(self) -> dict[str, nn.Module]:
-        """Create the networks (with their init). Must include "G", the network `gan sample` runs."""
+        """Create the networks (with their init), store them in self.nets and return them."""
         raise NotImplementedError
 
     def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        """One optimizer per trained network, keyed like the phases."""
+        """Optimizers by key; a phase names the one it steps. One optimizer may cover several nets."""
         raise NotImplementedError
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
 
+    def schedule(self, ctx: Context) -> Schedule:
+        """Per-step lr scale, batch size and family values, from ctx.step / ctx.seen alone."""
+        return Schedule()
+
+    def ema(self) -> EMA | None:
+        """Turn on a weight average of a net (None: off)."""
+        return None
+
+    # --- inference: noise and class tasks --------------------------------------------------------
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.name} has no latent space")
 
-    def generate(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [-1, 1] from latents z (N, latent_dim) and, for class tasks, labels y (N,)."""
-        raise NotImplementedError
-
-    # --- shared helpers --------------------------------------------------------------------------
     def sample_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Standard normal latents, drawn on the CPU so they are the same on every device."""
         return torch.randn(n, self.latent_dim(), generator=generator)
 
-    def batches_per_step(self) -> int:
-        """Real batches drawn per step: what img/s and epochs count (images shown to D)."""
-        return sum(p.repeat for p in self.phases() if p.data)
+    def generate(
+        self, nets: Mapping[str, nn.Module], z: torch.Tensor, y: torch.Tensor | None = None, **opts: Any
+    ) -> torch.Tensor:
+        """Images in [-1, 1] from latents z (N, latent_dim) and, for class tasks, labels y (N,)."""
+        raise NotImplementedError(f"{self.name} does not generate from noise")
+
+    # --- inference: translation tasks -------------------------------------------------------------
+    def translate(self, nets: Mapping[str, nn.Module], x: torch.Tensor, direction: str = "AtoB", **opts: Any):
+        """Images in [-1, 1] of the other domain from x (N, C, H, W) in [-1, 1]."""
+        raise NotImplementedError(f"{self.name} does not translate images")
+
+    def directions(self) -> tuple[str, ...]:
+        return ("AtoB", "BtoA") if self.task == "unpaired" else ("AtoB",)
+
+    # --- previews: fixed inputs (saved in checkpoints) and the grid made of them -------------------
+    def preview_inputs(self, batch: Batch | None, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """The fixed inputs of the training previews: latents (and labels), or the first images of the data."""
+        if self.task in TRANSLATION:
+            assert batch is not None
+            return {k: v[:n].cpu() for k, v in batch.items()}
+        z = self.sample_latents(n, generator)
+        if self.task == "class":
+            return {"z": z, "y": (torch.arange(n) // 8) % self.num_classes}  # one row per class
+        return {"z": z}
+
+    def preview(self, nets: Mapping[str, nn.Module], fixed: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """(images, columns) of the preview grid: samples row by row, or input | output (| target) columns."""
+        if self.task not in TRANSLATION:
+            return self.generate(nets, fixed["z"], fixed.get("y")), 8
+        cols = [fixed["A"], self.translate(nets, fixed["A"], "AtoB"), fixed["B"]]
+        if "BtoA" in self.directions():
+            cols.append(self.translate(nets, fixed["B"], "BtoA"))
+        cols = [c.float().expand(-1, 3, -1, -1) if c.shape[1] == 1 else c.float() for c in cols]
+        return torch.stack(cols, dim=1).flatten(0, 1), len(cols)
+
+    # --- derived -----------------------------------------------------------------------------
+    def inference_nets(self) -> dict[str, nn.Module]:
+        """The nets that previews, sample, translate and export run: each one's EMA average where there is one."""
+        return {n: self.nets.get(ema_name(n), self.nets[n]) for n in self.inference}
+
+    def draws_per_step(self) -> float:
+        """Fresh real batches per step, on average: what img/s and --epochs count (images shown to D)."""
+        return sum(p.repeat / p.every for p in self.phases() if p.data)
+
+
+def ema_name(net: str) -> str:
+    return f"{net}_ema"
+
+
+def inference_prefix(net: str, keys: Iterable[str]) -> str:
+    """The tensor prefix that holds `net` for inference in a checkpoint: its EMA average if saved, else itself."""
+    return ema_name(net) if any(k.startswith(ema_name(net) + ".") for k in keys) else net
 
 
 FAMILIES: dict[str, type[Family]] = {}
@@ -139,7 +261,7 @@ def family_names() -> list[str]:
 
 def get_family(name: str) -> type[Family]:
     _load_all()
-    key = name.strip().lower().replace("_", "-")
+    key = str(name).strip().lower().replace("_", "-")
     if key not in FAMILIES:
         close = difflib.get_close_matches(key, FAMILIES, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
@@ -147,57 +269,11 @@ def get_family(name: str) -> type[Family]:
     return FAMILIES[key]
 
 
-# --- options: -o key=value ------------------------------------------------------------------------
+def parse_options(cls: type[Family], pairs: list[str] | None, base: dict[str, Any] | None = None) -> Any:
+    """The family's Options from `-o key=value` strings over a checkpoint's, strictly and range-checked."""
+    return _options.parse(cls.Options, cls.name, pairs, base)
+
+
 def options_help(cls: type[Family]) -> list[tuple[str, str, str]]:
     """(key, default, help) for each option of a family."""
-    rows = []
-    for f in dataclasses.fields(cls.Options):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append((f.name, repr(default), f.metadata.get("help", "")))
-    return rows
-
-
-def _convert(raw: str, default: Any, key: str) -> Any:
-    try:
-        if isinstance(default, bool):
-            low = raw.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            value = float(raw)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        if isinstance(default, (tuple, list)):
-            return type(default)(type(default[0])(v) for v in raw.split(",")) if default else type(default)()
-    except ValueError:
-        raise BadInput(f"-o {key}={raw}: expected a {type(default).__name__}") from None
-    return raw
-
-
-def parse_options(cls: type[Family], pairs: list[str] | None, base: dict[str, Any] | None = None) -> Any:
-    """Build the family's Options from `-o key=value` strings, strictly: unknown keys are errors."""
-    fields = {f.name: f for f in dataclasses.fields(cls.Options)}
-    values: dict[str, Any] = dict(base or {})
-    unknown_base = set(values) - set(fields)
-    if unknown_base:
-        raise BadInput(f"checkpoint options {sorted(unknown_base)} are not options of {cls.name}")
-    defaults = dataclasses.asdict(cls.Options())
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise BadInput(f"-o {pair}: expected key=value")
-        key, raw = pair.split("=", 1)
-        name = key.strip().replace("-", "_")
-        if name not in fields:
-            valid = ", ".join(k for k, _, _ in options_help(cls)) or "(none)"
-            raise BadInput(f"unknown option {key.strip()!r} for {cls.name}; valid options: {valid}")
-        values[name] = _convert(raw, defaults[name], key.strip())
-    for name, value in values.items():
-        if isinstance(defaults[name], tuple) and isinstance(value, list):
-            values[name] = tuple(value)
-    return cls.Options(**values)
+    return _options.describe(cls.Options)

@@ -1,8 +1,13 @@
-"""Rebuild a generator from a checkpoint file alone and draw reproducible samples from it.
+"""The inference half of the family contract: rebuild the nets from a checkpoint file alone and run them.
 
-Latents come from a CPU torch.Generator seeded with --seed, drawn in fixed chunks of LATENT_CHUNK
-so that image i of `--n N` is the same whatever N and whatever the batch size; generation runs in
-eval mode. Same seed + same weights = the same images (byte-identical PNGs on the same machine).
+Every command that runs a trained model goes through here (sample, eval-fid's checkpoint input, export,
+and the coming mix and translate): the family named in the metadata is rebuilt with its saved options,
+the nets it lists in `inference` are loaded (their EMA averages where the checkpoint has them) in eval mode,
+and per-family sampling options (truncation, noise mode, ...) are checked against what the family declares.
+
+Latents come from a CPU torch.Generator seeded with --seed, drawn in fixed chunks of LATENT_CHUNK so that
+image i of `--n N` is the same whatever N and whatever the batch size. Same seed + same weights = the same
+images (byte-identical PNGs on the same machine).
 """
 
 from __future__ import annotations
@@ -11,23 +16,41 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from gan_cli import console
 from gan_cli.errors import BadInput
 from gan_cli.io import checkpoint as ckpt
-from gan_cli.registry import Family, get_family, parse_options
+from gan_cli.registry import Family, get_family, inference_prefix, parse_options
 
 LATENT_CHUNK = 256
 
 
+def check_sample_options(family: Family, given: dict[str, Any]) -> dict[str, Any]:
+    """The family's sampling options with the user's values (None = not given); an error for ones it lacks."""
+    declared = family.sample_options
+    out = {k: o.default for k, o in declared.items()}
+    for key, value in given.items():
+        if value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if key not in declared:
+            have = ", ".join("--" + k.replace("_", "-") for k in declared) or "none"
+            raise BadInput(f"{family.name} has no {flag} (its sampling options: {have})")
+        choices = declared[key].choices
+        if choices and value not in choices:
+            raise BadInput(f"{flag} {value}: use one of {', '.join(map(str, choices))}")
+        out[key] = value
+    return out
+
+
 @dataclass
-class LoadedGenerator:
+class LoadedModel:
     family: Family
-    G: nn.Module
+    nets: dict[str, nn.Module]  # the inference nets, in eval mode, by their training names ("G", ...)
     meta: dict
     path: Path
     device: torch.device
@@ -67,18 +90,24 @@ class LoadedGenerator:
         return (idx // cols if cols else idx) % self.family.num_classes
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 64) -> Iterator[torch.Tensor]:
-        """Yield float CPU batches (B, C, H, W) in [-1, 1]."""
+    def generate(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 64, **opts: Any
+    ) -> Iterator[torch.Tensor]:
+        """Yield float CPU batches (B, C, H, W) in [-1, 1]; `opts` are checked sampling options."""
         for i in range(0, z.shape[0], batch_size):
             zb = z[i : i + batch_size].to(self.device)
             yb = None if y is None else y[i : i + batch_size].to(self.device)
-            yield self.family.generate(self.G, zb, yb).float().clamp_(-1, 1).cpu()
+            yield self.family.generate(self.nets, zb, yb, **opts).float().clamp_(-1, 1).cpu()
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, direction: str = "AtoB", **opts: Any) -> torch.Tensor:
+        if direction not in self.family.directions():
+            raise BadInput(f"{self.family.name} translates {' and '.join(self.family.directions())}, not {direction}")
+        return self.family.translate(self.nets, x.to(self.device), direction, **opts).float().clamp_(-1, 1).cpu()
 
 
-def load_generator(
-    path: str | os.PathLike, device: torch.device | str = "cpu", expect: str | None = None
-) -> LoadedGenerator:
-    """Build the family and its G from a checkpoint (full or generator-only); BadInput if it does not fit."""
+def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expect: str | None = None) -> LoadedModel:
+    """Rebuild the family and its inference nets from a checkpoint (full or generator-only)."""
     path = Path(path)
     meta = ckpt.read_meta(path)
     fam_name = meta.get("family", "?")
@@ -89,30 +118,22 @@ def load_generator(
     fam_cls = get_family(fam_name)
     try:
         opts = parse_options(fam_cls, None, meta["options"])
-        family = fam_cls(opts, int(meta["size"]), int(meta["channels"]), int(meta.get("num_classes", 0)))
+        family = fam_cls(
+            opts,
+            int(meta["size"]),
+            int(meta["channels"]),
+            int(meta.get("num_classes", 0)),
+            int(meta.get("in_channels") or meta["channels"]),
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise BadInput(f"{path}: checkpoint metadata is incomplete ({e})") from None
-    G = family.build()["G"]
+    built = family.build()
     tensors, _ = ckpt.load(path)
-    ckpt.load_module("G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G", G, tensors, path)
-    G.to(device).eval()
-    return LoadedGenerator(family, G, meta, path, torch.device(device))
-
-
-def find_latest(model: str) -> Path:
-    """The newest checkpoint of the newest runs/<model>-NNN (said on stderr)."""
-    from gan_cli.train.config import checkpoints_in, newest_run
-
-    name = get_family(model).name
-    run = newest_run(name)
-    if run is None:
-        raise BadInput(
-            f"no --weights given and no runs/{name}-*/checkpoints found: train one with "
-            f"`gan train {name} --data ...` or pass --weights FILE"
-        )
-    path = checkpoints_in(run)[-1]
-    console.info(f"using {path}")
-    return path
+    nets = {}
+    for name in family.inference:
+        ckpt.load_module(inference_prefix(name, tensors), built[name], tensors, path)
+        nets[name] = built[name].to(device).eval()
+    return LoadedModel(family, nets, meta, path, torch.device(device))
 
 
 def load_latents(path: str | os.PathLike, dim: int) -> torch.Tensor:
@@ -125,8 +146,10 @@ def load_latents(path: str | os.PathLike, dim: int) -> torch.Tensor:
         raise BadInput(f"--latents {path}: not a .npy array ({e})") from None
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != dim or not np.issubdtype(arr.dtype, np.floating):
-        raise BadInput(f"--latents {path}: expected a float array of shape (N, {dim}), got {arr.dtype} {arr.shape}")
+    if arr.ndim != 2 or arr.shape[1] != dim or arr.shape[0] == 0 or not np.issubdtype(arr.dtype, np.floating):
+        raise BadInput(
+            f"--latents {path}: expected a float array of shape (N, {dim}), N >= 1, got {arr.dtype} {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise BadInput(f"--latents {path}: contains NaN or inf")
     return torch.from_numpy(arr.astype(np.float32))
@@ -141,13 +164,14 @@ def iter_samples(
     truncation: float | None = None,
 ) -> Iterator[torch.Tensor]:
     """The n images that `gan sample CKPT --n n --seed seed` writes, as float batches in [-1, 1]."""
-    gen = load_generator(ckpt_path, device)
-    if truncation is not None:
-        raise BadInput(f"{gen.family.name} has no truncation trick")
-    y = gen.labels(n)
-    for k, z in enumerate(gen.latent_chunks(n, seed)):
+    model = load_model(ckpt_path, device)
+    if model.family.task not in ("noise", "class"):
+        raise BadInput(f"{ckpt_path}: a {model.family.name} checkpoint translates images; it does not sample noise")
+    opts = check_sample_options(model.family, {"truncation": truncation})
+    y = model.labels(n)
+    for k, z in enumerate(model.latent_chunks(n, seed)):
         start = k * LATENT_CHUNK
-        yield from gen.generate(z, None if y is None else y[start : start + z.shape[0]], batch_size)
+        yield from model.generate(z, None if y is None else y[start : start + z.shape[0]], batch_size, **opts)
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:

@@ -62,3 +62,9 @@ def require_shared(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared data missing: {p}")
     return p
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Decoded data sets go to a cache inside the test session's temporary folder, not ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

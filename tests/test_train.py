@@ -111,12 +111,13 @@ def test_learns_the_data(cli, tmp_path):
     """On a toy set (a bright square on a fixed dark field), G's mean image moves towards the data's."""
     data = make_folder(tmp_path / "data", n=64, mode="L")
     from gan_cli.io.datasets import load_data
-    from gan_cli.sampling import load_generator
+    from gan_cli.sampling import load_model
 
-    target = load_data(str(data), 32).images.float().div(127.5).sub(1).mean(0)
+    rows = torch.from_numpy(load_data(str(data), 32).main.images.copy()).permute(0, 3, 1, 2)
+    target = rows.float().div(127.5).sub(1).mean(0)
 
     def gap(path: str) -> float:
-        g = load_generator(path)
+        g = load_model(path)
         x = torch.cat(list(g.generate(g.latents(64, 0))))
         return float((x.mean(0) - target).abs().mean())
 
@@ -151,12 +152,12 @@ def test_mnist_lookup_and_bundled_fallback(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("GAN_CLI_DATA", raising=False)
     from gan_cli.io.datasets import load_mnist
 
-    bundled = load_mnist()
-    assert len(bundled) == 5000 and "bundled" in bundled.source
+    images, labels, where = load_mnist()
+    assert len(images) == 5000 and "bundled" in where
     if (SHARED_DATA / "mnist").exists():
         monkeypatch.setenv("GAN_CLI_DATA", str(SHARED_DATA))
-        full = load_mnist()
-        assert len(full) == 60000 and int((full.labels == 0).sum()) == 5923
+        images, labels, where = load_mnist()
+        assert len(images) == 60000 and int((labels == 0).sum()) == 5923
 
 
 def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
@@ -183,7 +184,8 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     assert saved.exists() and (tmp_path / "run" / "generator.safetensors").exists()
     step = int(saved.stem.split("-")[1])
     r = run_gan("train", "dcgan", "--resume", "run", "--steps", str(step + 2), "--quiet", cwd=tmp_path, env=env)
-    assert r.code == 0, r.err and r.out.strip().endswith(f"step-{step + 2:07d}.safetensors")
+    assert r.code == 0, r.err
+    assert r.out.strip().endswith(f"step-{step + 2:07d}.safetensors")
 
 
 def test_torchrun_two_processes_gloo(tmp_path):

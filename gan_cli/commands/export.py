@@ -27,15 +27,17 @@ def export_cmd(
     out: Path = typer.Argument(..., help="Output .safetensors file."),
 ) -> None:
     from gan_cli.io import checkpoint as ck
+    from gan_cli.registry import get_family
+    from gan_cli.train.state import generator_tensors
 
     if out.suffix != ".safetensors":
         raise BadInput(f"{out}: use a .safetensors file name")
     if out.resolve() == ckpt.resolve():
         raise BadInput("OUT must differ from CKPT")
     tensors, meta = ck.load(ckpt)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
-    g = {"G" + k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    names = get_family(str(meta.get("family"))).inference
+    g = generator_tensors(tensors, names)
     if not g:
         raise BadInput(f"{ckpt}: has no generator weights")
-    meta = {k: v for k, v in meta.items() if k not in ("optimizers", "format", "version")}
+    meta = {k: v for k, v in meta.items() if k not in ("optimizers", "optimizer_tensors", "state", "format", "version")}
     console.out(str(ck.save(out, g, {**meta, "kind": "generator"})))

@@ -29,7 +29,7 @@ def checkpoint_info(path: Path) -> dict:
     params: dict[str, int] = {}
     for key, t in tensors.items():
         net = key.split(".", 1)[0]
-        if net in ("opt", "rng", "data", "fixed_z", "fixed_y") or "running_" in key or "num_batches" in key:
+        if net in ("opt", "rng", "data", "fixed", "state") or "running_" in key or "num_batches" in key:
             continue
         params[net] = params.get(net, 0) + t.numel()
     return {

@@ -42,6 +42,8 @@ def sample_cmd(
     save_latents: Path = typer.Option(None, "--save-latents", help="Save the latents used to this .npy file."),
     latents: Path = typer.Option(None, "--latents", help="Use the latents in this .npy file instead of --seed."),
     cls: str = typer.Option(None, "--class", "-c", help="Class index or name, for class-conditional models."),
+    truncation: float = typer.Option(None, "--truncation", help="Truncation psi, for families that have it."),
+    noise_mode: str = typer.Option(None, "--noise-mode", help="const, random or none, for families with noise inputs."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images generated at once."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
@@ -50,24 +52,21 @@ def sample_cmd(
 
     from gan_cli.io import images
     from gan_cli.io.atomic import atomic_path
-    from gan_cli.sampling import find_latest, load_generator, load_latents
+    from gan_cli.registry import get_family
+    from gan_cli.sampling import check_sample_options, load_latents, load_model
+    from gan_cli.train.config import resolve_checkpoint
 
-    if (rows is not None and rows < 1) or (cols is not None and cols < 1):
-        raise BadInput(f"--rows and --cols must be at least 1 (got {rows}x{cols})")
-    if n is not None and n < 1:
-        raise BadInput(f"--n must be at least 1 (got {n})")
-    if model is None and weights is None:
-        raise BadInput("give a MODEL (to use its newest run) or --weights FILE")
-    path = weights if weights is not None else find_latest(model)
-    if path.is_dir():  # a run folder: its newest checkpoint
-        from gan_cli.train.config import checkpoints_in
-
-        found = checkpoints_in(path)
-        if not found:
-            raise BadInput(f"--weights {path}: a folder without checkpoints/step-*.safetensors")
-        path = found[-1]
-    gen = load_generator(path, resolve_device(device), expect=model)
+    for flag, value in (("--rows", rows), ("--cols", cols), ("--n", n)):
+        if value is not None and value < 1:
+            raise BadInput(f"{flag} must be at least 1 (got {value})")
+    path, _ = resolve_checkpoint(weights, get_family(model).name if model else None)
+    if weights is None:
+        console.info(f"using {path}")
+    gen = load_model(path, resolve_device(device), expect=model)
     fam = gen.family
+    if fam.task not in ("noise", "class"):
+        raise BadInput(f"{path}: {fam.name} translates images; use gan translate {fam.name} IN OUT")
+    sample_opts = check_sample_options(fam, {"truncation": truncation, "noise_mode": noise_mode})
     if cls is not None and fam.task != "class":
         raise BadInput(f"--class: {fam.name} is not class-conditional")
     k = gen.class_index(cls) if cls is not None else None
@@ -86,7 +85,7 @@ def sample_cmd(
         count = n if n is not None else rows * cols
         z = gen.latents(count, seed)
     y = gen.labels(count, k, None if n is not None else cols)
-    imgs = torch.cat(list(gen.generate(z, y, batch_size)))
+    imgs = torch.cat(list(gen.generate(z, y, batch_size, **sample_opts)))
 
     if save_latents is not None:
         if save_latents.suffix != ".npy":

@@ -18,7 +18,7 @@ from gan_cli.registry import Batch, option, register
 
 @dataclass
 class CGANOptions(DCGANOptions):
-    embed_dim: int = option(50, "size of the generator's class embedding")
+    embed_dim: int = option(50, "size of the generator's class embedding", min=1, max=4096)
 
 
 class ConditionalGenerator(nn.Module):
@@ -49,6 +49,7 @@ class CGAN(DCGAN):
     task = "class"
     summary = "Class-conditional DCGAN: label embeddings into G and D (Mirza & Osindero 2014)"
     Options = CGANOptions
+    tiny = {"ngf": 4, "ndf": 4, "z_dim": 8, "embed_dim": 4}
 
     def build(self) -> dict[str, nn.Module]:
         o = self.opts
@@ -61,10 +62,10 @@ class CGAN(DCGAN):
         self.nets = {"G": G, "D": D}
         return self.nets
 
-    def generate(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, nets, z: torch.Tensor, y: torch.Tensor | None = None, **opts) -> torch.Tensor:
         if y is None:
             raise ValueError("cgan needs class labels")
-        return G(z, y)
+        return nets["G"](z, y)
 
     def labels_for(self, batch: Batch) -> torch.Tensor:
         n, dev = batch["x"].shape[0], batch["x"].device
@@ -73,9 +74,9 @@ class CGAN(DCGAN):
     def D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.nets["D"](x, y)
 
-    def d_step(self, batch, cache):
+    def d_step(self, batch, ctx):
         # Real images are judged with their true labels; fakes with the labels they were made for.
-        real, y_real = batch["x"], batch["y"]
+        real, y_real, cache = batch["x"], batch["y"], ctx.cache
         y_fake = self.labels_for(batch)
         fake = self.fake(real.shape[0], real.device, y_fake)
         cache["fake"], cache["y"] = fake, y_fake

@@ -8,29 +8,29 @@ the loss, the optimizer or the conditioning by overriding one method each.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from gan_cli.models import losses as L
 from gan_cli.models.layers import DCGANDiscriminator, DCGANGenerator, dcgan_init
-from gan_cli.registry import Batch, Family, Losses, Phase, option, register
+from gan_cli.registry import EMA, Batch, Context, Family, Losses, Phase, option, register
 
 
 @dataclass
 class ConvOptions:
     """What every DCGAN-style family shares; subclasses add their loss and optimizer options."""
 
-    z_dim: int = option(100, "size of the latent vector z")
-    ngf: int = option(64, "generator width (channels of its last hidden layer)")
-    ndf: int = option(64, "discriminator/critic width (channels of its first layer)")
+    z_dim: int = option(100, "size of the latent vector z", min=1, max=4096)
+    ngf: int = option(64, "generator width (channels of its last hidden layer)", min=1, max=1024)
+    ndf: int = option(64, "discriminator/critic width (channels of its first layer)", min=1, max=1024)
+    ema_kimg: float = option(0.0, "half-life in kimg of an EMA generator used for sampling (0: off)", min=0)
 
 
 @dataclass
 class DCGANOptions(ConvOptions):
-    beta1: float = option(0.5, "Adam beta1")
-    beta2: float = option(0.999, "Adam beta2")
+    beta1: float = option(0.5, "Adam beta1", min=0, max=1)
+    beta2: float = option(0.999, "Adam beta2", min=0, max=1)
 
 
 @register
@@ -39,6 +39,7 @@ class DCGAN(Family):
     task = "noise"
     summary = "Deep convolutional GAN, BCE loss (Radford et al. 2015)"
     Options = DCGANOptions
+    tiny = {"ngf": 4, "ndf": 4, "z_dim": 8}
     default_steps = 3000
     d_norm = "batch"  # discriminator normalisation (WGAN-GP's critic uses "layer")
 
@@ -58,8 +59,11 @@ class DCGAN(Family):
         betas = (self.opts.beta1, self.opts.beta2)
         return {k: torch.optim.Adam(self.nets[k].parameters(), lr=lr, betas=betas) for k in ("D", "G")}
 
-    def generate(self, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return G(z)
+    def generate(self, nets, z: torch.Tensor, y: torch.Tensor | None = None, **opts) -> torch.Tensor:
+        return nets["G"](z)
+
+    def ema(self) -> EMA | None:
+        return EMA("G", self.opts.ema_kimg) if self.opts.ema_kimg > 0 else None
 
     # --- training -----------------------------------------------------------------------------
     n_critic = 1
@@ -78,13 +82,13 @@ class DCGAN(Family):
 
     def fake(self, n: int, device: torch.device, y: torch.Tensor | None) -> torch.Tensor:
         z = torch.randn(n, self.latent_dim(), device=device, generator=self.rng)
-        return self.generate(self.nets["G"], z, y)
+        return self.generate(self.nets, z, y)
 
     def D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.nets["D"](x)
 
-    def d_step(self, batch: Batch, cache: dict[str, Any]) -> Losses:
-        real = batch["x"]
+    def d_step(self, batch: Batch, ctx: Context) -> Losses:
+        real, cache = batch["x"], ctx.cache
         y = self.labels_for(batch)
         # The fake batch keeps its graph so the G phase can reuse it (one G forward per step, as in
         # the reference loop); D's loss sees it detached.
@@ -98,8 +102,8 @@ class DCGAN(Family):
             losses["loss"] = losses["loss"] + extra
         return losses
 
-    def g_step(self, batch: Batch, cache: dict[str, Any]) -> Losses:
-        fake, y = cache.pop("fake", None), cache.pop("y", None)
+    def g_step(self, batch: Batch, ctx: Context) -> Losses:
+        fake, y = ctx.cache.pop("fake", None), ctx.cache.pop("y", None)
         if fake is None:
             y = self.labels_for(batch)
             fake = self.fake(batch["x"].shape[0], batch["x"].device, y)
@@ -109,13 +113,11 @@ class DCGAN(Family):
         return None
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Losses:
-        loss_real = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-        loss_fake = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         return {
-            "loss": loss_real + loss_fake,
+            "loss": L.bce_d(d_real, d_fake),
             "D(x)": torch.sigmoid(d_real).mean().detach(),
             "D(G(z))": torch.sigmoid(d_fake).mean().detach(),
         }
 
     def g_loss(self, d_fake: torch.Tensor) -> Losses:
-        return {"loss": F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))}
+        return {"loss": L.bce_g(d_fake)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from gan_cli.models import losses as L
 from gan_cli.models.dcgan import DCGAN
 from gan_cli.registry import Losses, register
 
@@ -14,8 +15,11 @@ class LSGAN(DCGAN):
     summary = "Least-squares GAN: DCGAN networks, MSE loss (Mao et al. 2017)"
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Losses:
-        loss = 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
-        return {"loss": loss, "D(x)": d_real.mean().detach(), "D(G(z))": d_fake.mean().detach()}
+        return {
+            "loss": L.least_squares_d(d_real, d_fake),
+            "D(x)": d_real.mean().detach(),
+            "D(G(z))": d_fake.mean().detach(),
+        }
 
     def g_loss(self, d_fake: torch.Tensor) -> Losses:
-        return {"loss": 0.5 * ((d_fake - 1) ** 2).mean()}
+        return {"loss": L.least_squares_g(d_fake)}

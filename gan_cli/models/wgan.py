@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import torch
 
+from gan_cli.models import losses as L
 from gan_cli.models.dcgan import DCGAN, ConvOptions
 from gan_cli.registry import Losses, option, register
 
 
 @dataclass
 class WGANOptions(ConvOptions):
-    n_critic: int = option(5, "critic steps per generator step")
-    clip: float = option(0.01, "critic weights are clipped to [-clip, clip] after each critic step")
+    n_critic: int = option(5, "critic steps per generator step", min=1, max=100)
+    clip: float = option(0.01, "critic weights are clipped to [-clip, clip] after each critic step", min=0)
 
 
 @register
@@ -37,8 +38,8 @@ class WGAN(DCGAN):
             p.clamp_(-self.opts.clip, self.opts.clip)
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> Losses:
-        wdist = d_real.mean() - d_fake.mean()
-        return {"loss": -wdist, "W": wdist.detach()}
+        loss = L.wasserstein_d(d_real, d_fake)
+        return {"loss": loss, "W": -loss.detach()}
 
     def g_loss(self, d_fake: torch.Tensor) -> Losses:
-        return {"loss": -d_fake.mean()}
+        return {"loss": L.wasserstein_g(d_fake)}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gan_cli.models import losses as L
 from gan_cli.models.dcgan import ConvOptions
 from gan_cli.models.wgan import WGAN
 from gan_cli.registry import option, register
@@ -16,10 +17,10 @@ from gan_cli.registry import option, register
 
 @dataclass
 class WGANGPOptions(ConvOptions):
-    n_critic: int = option(5, "critic steps per generator step")
-    gp_lambda: float = option(10.0, "weight of the gradient penalty")
-    beta1: float = option(0.0, "Adam beta1")
-    beta2: float = option(0.9, "Adam beta2")
+    n_critic: int = option(5, "critic steps per generator step", min=1, max=100)
+    gp_lambda: float = option(10.0, "weight of the gradient penalty", min=0)
+    beta1: float = option(0.0, "Adam beta1", min=0, max=1)
+    beta2: float = option(0.9, "Adam beta2", min=0, max=1)
 
 
 @register
@@ -38,7 +39,4 @@ class WGANGP(WGAN):
         pass
 
     def d_penalty(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, generator=self.rng)
-        mix = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(mix, y).sum(), mix, create_graph=True)
-        return self.opts.gp_lambda * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+        return self.opts.gp_lambda * L.gradient_penalty(lambda x: self.D(x, y), real, fake, self.rng)

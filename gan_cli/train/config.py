@@ -11,7 +11,9 @@ from typing import Any
 @dataclass
 class TrainConfig:
     model: str  # family name
-    data: str  # "mnist" or a folder
+    data: str  # "mnist", a folder or a .npy array
+    data_b: str | None = None  # domain B of translation data, when not inside --data
+    direction: str = "AtoB"  # translation direction of the data (BtoA swaps A and B)
     options: dict[str, Any] = field(default_factory=dict)  # the family's options (all, not just -o)
     size: int = 32  # image size in pixels (square)
     steps: int = 3000  # total generator steps (a resumed run continues up to this)
@@ -24,6 +26,9 @@ class TrainConfig:
     log_every: int = 10  # steps between metrics.jsonl records
     keep: int = 3  # full checkpoints kept (older ones are deleted); the final one is always kept
     channels_last: bool = True  # memory format of conv activations (faster on CPU and tensor cores)
+    load_size: int = 0  # images are stored at this size and randomly cropped to `size` (0: no crop)
+    flip: bool = False  # random horizontal flips
+    in_memory: bool = False  # copy the data set into RAM instead of memory-mapping the decoded cache
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,3 +52,32 @@ def newest_run(model: str, root: Path = Path("runs")) -> Path | None:
         p for p in root.glob(f"{model}-*") if re.fullmatch(rf"{re.escape(model)}-\d+", p.name) and checkpoints_in(p)
     ]
     return max(runs, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+
+
+def resolve_checkpoint(path: Path | None, model: str | None, flag: str = "--weights") -> tuple[Path, Path | None]:
+    """(checkpoint, its run folder or None) from a file, a run folder, or the newest runs/<model>-NNN.
+
+    The one place that turns what a user points at into a checkpoint: sample, translate, eval-fid and
+    train --resume all use it.
+    """
+    from gan_cli.errors import BadInput
+
+    if path is None:
+        if model is None:
+            raise BadInput(f"give a MODEL (to use its newest run) or {flag} FILE")
+        run = newest_run(model)
+        if run is None:
+            raise BadInput(
+                f"no {flag} given and no runs/{model}-*/checkpoints found: train one with "
+                f"`gan train {model} --data ...` or pass {flag} FILE"
+            )
+        return checkpoints_in(run)[-1], run
+    if path.is_dir():
+        found = checkpoints_in(path)
+        if not found:
+            raise BadInput(f"{flag} {path}: a folder without checkpoints/step-*.safetensors")
+        return found[-1], path
+    if not path.exists():
+        raise BadInput(f"{flag} {path}: no such run folder or checkpoint")
+    run = path.parent.parent if path.parent.name == "checkpoints" else None
+    return path, run

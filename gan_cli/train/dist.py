@@ -81,3 +81,13 @@ def all_true(flag: bool, d: Dist) -> bool:
 def cleanup(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def gather(t: torch.Tensor, d: Dist, device: torch.device) -> list[torch.Tensor]:
+    """Every rank's copy of a same-shaped tensor (e.g. a random-generator state), on the CPU, rank order."""
+    if not d.enabled:
+        return [t.cpu()]
+    src = t.to(device if device.type == "cuda" else "cpu")
+    out = [torch.empty_like(src) for _ in range(d.world)]
+    dist.all_gather(out, src)
+    return [o.cpu() for o in out]

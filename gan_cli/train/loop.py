@@ -1,10 +1,11 @@
 """The one training loop. It knows nothing of any family: it runs the family's phases, step after step.
 
-Per step, for each phase (e.g. D x5 then G x1): take a fresh batch, zero that phase's optimizer,
-compute the phase's loss (under autocast when mixed precision is on), backward, average gradients
-across torchrun processes, step, run the phase's after-step hook. Around that: fixed-noise sample
-grids, metrics.jsonl + losses.png, checkpoints (periodic, at the end, on Ctrl-C/SIGTERM), NaN checks,
-a rich progress bar, and exact resume (all random states and the data cursor are saved).
+Per step: ask the family's schedule for this step's lr scale, batch size and values; then for each phase
+that is due (`step % every == 0`), `repeat` times: draw a fresh batch if the phase takes data, zero its
+optimizer, compute its loss (under autocast when mixed precision is on), backward, average gradients across
+torchrun processes, step, run its after-step hook; then update the EMA nets. Around that: preview grids from
+fixed inputs, metrics.jsonl + losses.png, checkpoints (periodic, at the end, on Ctrl-C/SIGTERM), NaN checks,
+a progress bar and exact resume (every random state, cursor, EMA and family state is saved).
 """
 
 from __future__ import annotations
@@ -23,46 +24,19 @@ from gan_cli import console
 from gan_cli.errors import BadInput, GanError, RuntimeFailure
 from gan_cli.io import images
 from gan_cli.io.atomic import write_text
-from gan_cli.io.datasets import ImageData
-from gan_cli.registry import Family, get_family, parse_options
+from gan_cli.io.datasets import TrainData
+from gan_cli.registry import Augment, Context, Phase, ema_name, get_family, parse_options
 from gan_cli.train import dist as D
-from gan_cli.train import logs
+from gan_cli.train import ema as E
+from gan_cli.train import logs, precision
+from gan_cli.train.batches import Batcher
 from gan_cli.train.config import TrainConfig, checkpoints_in
-from gan_cli.train.state import model_meta, restore_full, save_full, save_generator
+from gan_cli.train.progress import Progress
+from gan_cli.train.state import check_finite, model_meta, restore_full, save_full, save_generator
 
 
 class Interrupted(GanError):
     exit_code = 130
-
-
-class Sampler:
-    """Shuffled batches, epoch after epoch, from a seed and a cursor (epoch, position) that is saved."""
-
-    def __init__(self, n: int, batch: int, seed: int, d: D.Dist) -> None:
-        if n < batch:
-            raise BadInput(f"the data set has {n} images, fewer than one batch ({batch}): lower --batch-size")
-        self.n, self.batch, self.seed, self.d = n, batch, seed, d
-        self.epoch, self.pos = 0, 0
-        self._perm: torch.Tensor | None = None
-
-    def _permutation(self) -> torch.Tensor:
-        if self._perm is None:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            self._perm = torch.randperm(self.n, generator=g)
-        return self._perm
-
-    def next(self) -> torch.Tensor:
-        if self.pos + self.batch > self.n:  # drop the ragged tail, start a new epoch
-            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
-        idx = self._permutation()[self.pos : self.pos + self.batch]
-        self.pos += self.batch
-        return idx[self.d.rank :: self.d.world]
-
-    def state(self) -> torch.Tensor:
-        return torch.tensor([self.epoch, self.pos], dtype=torch.int64)
-
-    def load(self, t: torch.Tensor) -> None:
-        self.epoch, self.pos, self._perm = int(t[0]), int(t[1]), None
 
 
 class StopFlag:
@@ -88,248 +62,271 @@ class StopFlag:
             signal.signal(sig, old)
 
 
-def cpu_bf16_native() -> bool:
-    """Whether this CPU has bf16 dot-product instructions (AVX512-BF16 or AMX).
+class Trainer:
+    """One run: the family, its nets and optimizers, the data, and the step/images-seen counters."""
 
-    There bf16 autocast trains DCGAN 1.6x faster than fp32 with the same sample quality
-    (benchmarks/bench_train_dcgan.py; FID check in the README); elsewhere bf16 is emulated and slower.
-    """
-    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        probe = getattr(torch.cpu, name, None)
+    def __init__(self, cfg: TrainConfig, data: TrainData, run_dir: Path, device: torch.device, quiet: bool) -> None:
+        self.d, self.device = D.setup(device)
+        self.cfg, self.run_dir, self.quiet = cfg, run_dir, quiet
+        fam_cls = get_family(cfg.model)
+        torch.manual_seed(cfg.seed)
+        num_classes = len(data.class_names) if fam_cls.task == "class" else 0
+        opts = parse_options(fam_cls, None, cfg.options)
+        self.family = fam = fam_cls(opts, cfg.size, data.channels, num_classes, data.in_channels)
+        mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        for net in fam.build().values():
+            net.to(device=self.device, memory_format=mem).train()
+            D.broadcast_module(net, self.d)
+        self.ema = fam.ema()
+        if self.ema is not None:
+            fam.nets[ema_name(self.ema.net)] = E.create(fam.nets[self.ema.net])
+        self.optims = fam.optimizers(cfg.lr)
+        for opt in self.optims.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        self.phases = fam.phases()
+        self._check_phases(self.phases)
+        self.params = {k: [p for g in o.param_groups for p in g["params"]] for k, o in self.optims.items()}
+        fam.rng = torch.Generator(device=self.device).manual_seed(cfg.seed * 7919 + 1 + self.d.rank)
+        augment = Augment(cfg.load_size / cfg.size if cfg.load_size else 1.0, cfg.flip)
+        self.batcher = Batcher(data, fam.task, cfg.size, augment, cfg.seed, self.d, self.device, cfg.channels_last)
+        self.fixed = fam.preview_inputs(
+            self._preview_batch(data), self._preview_count(data), torch.Generator().manual_seed(cfg.seed + 12345)
+        )
+        self.autocast, self.scaler = precision.autocast(cfg.amp, self.device)
+        self.step, self.seen = 0, 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.values: dict[str, float] = {}
+        self.last_ckpt: Path | None = None
+        class_names = data.class_names if fam.task == "class" else []
+        self.meta = model_meta(fam, cfg.options, class_names, 0, data.source)
+        if self.d.main:
+            (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+    def _check_phases(self, phases: list[Phase]) -> None:
+        for ph in phases:
+            if ph.opt not in self.optims:
+                raise ValueError(f"{self.cfg.model}: phase {ph.name} uses optimizer {ph.opt!r}, not in optimizers()")
+            missing = [n for n in ph.freeze if n not in self.family.nets]
+            if missing:
+                raise ValueError(f"{self.cfg.model}: phase {ph.name} freezes unknown nets {missing}")
+
+    def _preview_count(self, data: TrainData) -> int:
+        if self.family.task == "class":
+            return 8 * min(8, self.family.num_classes)
+        return min(8, len(data)) if "A" in data.domains else 64
+
+    def _preview_batch(self, data: TrainData) -> dict[str, torch.Tensor] | None:
+        """The first images of each domain, centre-cropped: the fixed inputs of translation previews."""
+        if "A" not in data.domains:
+            return None
+        out = {}
+        for key in ("A", "B"):
+            rows = torch.from_numpy(data.domains[key].images[: self._preview_count(data)].copy())
+            off = (rows.shape[1] - self.cfg.size) // 2
+            rows = rows[:, off : off + self.cfg.size, off : off + self.cfg.size]
+            out[key] = rows.permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        return out
+
+    # --- resume ----------------------------------------------------------------------------------
+    def restore(self, path: Path) -> None:
+        tensors, meta = restore_full(path, self.family, self.optims)
+        self.step, self.seen = int(meta["step"]), int(meta.get("seen", 0))
+        old_lr = float(meta.get("train", {}).get("lr", self.cfg.lr))
+        if old_lr != self.cfg.lr:  # --lr given on resume: rescale every group's base lr
+            for opt in self.optims.values():
+                for group in opt.param_groups:
+                    group["initial_lr"] = group["initial_lr"] * self.cfg.lr / old_lr if old_lr else self.cfg.lr
+        self.batcher.load(tensors)
+        rank = self.d.rank
+        for which, setter in (("torch", torch.set_rng_state), ("family", self.family.rng.set_state)):
+            key = f"rng.{which}.{rank}"
+            if key not in tensors:
+                raise BadInput(f"{path}: no random state {key} (was it written by a run with fewer processes?)")
+            try:
+                setter(tensors[key])
+            except RuntimeError:
+                raise BadInput(f"{path}: random state {key} is damaged") from None
+        if self.device.type == "cuda" and f"rng.cuda.{rank}" in tensors:
+            torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"])
+        self.fixed = {k[len("fixed.") :]: v for k, v in tensors.items() if k.startswith("fixed.")}
+        self.last_ckpt = path
+        if self.d.main:
+            logs.truncate(self.run_dir / "metrics.jsonl", self.step)
+            console.info(f"resuming {self.run_dir} from step {self.step} ({path.name})")
+
+    # --- one step --------------------------------------------------------------------------------
+    def train_step(self) -> None:
+        fam, cfg = self.family, self.cfg
+        ctx = Context(self.step, self.seen, cfg.steps, cfg.batch_size, self.device)
+        sched = fam.schedule(ctx)
+        ctx.batch_size = sched.batch_size or cfg.batch_size
+        ctx.values = self.values = dict(sched.values)
+        for key, opt in self.optims.items():
+            scale = sched.lr_scale.get(key, 1.0) if isinstance(sched.lr_scale, dict) else sched.lr_scale
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * scale
+        last = None
+        for ph in self.phases:
+            if not ph.runs_at(self.step):
+                continue
+            ctx.phase = ph
+            frozen = [p for n in ph.freeze for p in fam.nets[n].parameters() if p.requires_grad]
+            for p in frozen:
+                p.requires_grad_(False)
+            for _ in range(ph.repeat):
+                if ph.data or last is None:
+                    last = self.batcher.next(ctx.batch_size)
+                    self.seen += ctx.batch_size
+                losses = self._run_phase(ph, last, ctx)
+            for p in frozen:
+                p.requires_grad_(True)
+            self.counts[ph.name] = self.counts.get(ph.name, 0) + 1
+            for k, v in losses.items():  # the last repeat's values
+                key = f"{ph.name}/{k}"
+                self.sums[key] = self.sums[key] + v.detach().float() if key in self.sums else v.detach().float()
+        if self.ema is not None:
+            b = E.beta(self.ema, ctx.batch_size, ctx.seen)
+            E.update(fam.nets[ema_name(self.ema.net)], fam.nets[self.ema.net], b)
+        self.step += 1
+
+    def _run_phase(self, ph: Phase, batch: dict[str, torch.Tensor], ctx: Context) -> dict[str, torch.Tensor]:
+        opt = self.optims[ph.opt]
+        opt.zero_grad(set_to_none=True)
+        with self.autocast():
+            losses = ph.loss(batch, ctx)
+        if self.scaler is not None:
+            self.scaler.scale(losses["loss"]).backward()
+            self.scaler.unscale_(opt)
+        else:
+            losses["loss"].backward()
+        D.average_gradients(self.params[ph.opt], self.d)
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            opt.step()
+        if ph.after_step is not None:
+            ph.after_step()
+        return losses
+
+    # --- logs, previews, checkpoints -------------------------------------------------------------
+    def log(self, elapsed: float, seen_since: int) -> tuple[dict[str, float], float]:
+        means = {k: float(v) / self.counts[k.split("/", 1)[0]] for k, v in self.sums.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            bad = ", ".join(f"{k}={v}" for k, v in means.items() if not math.isfinite(v))
+            hint = f"last good checkpoint: {self.last_ckpt}" if self.last_ckpt else "no checkpoint was written"
+            raise RuntimeFailure(f"loss is not finite at step {self.step} ({bad}); stopped, {hint}. Try a lower --lr")
+        img_s = seen_since / max(elapsed, 1e-9)
+        if self.d.main:
+            record = {
+                "step": self.step,
+                "epoch": self.batcher.epoch,
+                "kimg": round(self.seen / 1000, 3),
+                "img_s": round(img_s, 1),
+                **means,
+                **{f"sched/{k}": v for k, v in self.values.items()},
+            }
+            logs.append(self.run_dir / "metrics.jsonl", record)
+        self.sums, self.counts = {}, {}
+        return means, img_s
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        nets = self.family.inference_nets()
+        modes = {n: m.training for n, m in nets.items()}
+        for m in nets.values():
+            m.eval()
+        fixed = {k: v.to(self.device) for k, v in self.fixed.items()}
+        with self.autocast():
+            out, cols = self.family.preview(nets, fixed)
+        for n, m in nets.items():
+            m.train(modes[n])
+        rows = -(-out.shape[0] // cols)
+        images.save_grid(out.float(), rows, cols, self.run_dir / "samples" / f"step-{self.step:07d}.png")
+        logs.plot(
+            self.run_dir / "metrics.jsonl", self.run_dir / "losses.png", f"{self.cfg.model} - {self.run_dir.name}"
+        )
+
+    def save(self, final: bool) -> None:
+        """Write a full checkpoint (rank 0; every rank contributes its random states)."""
         try:
-            if probe is not None and probe():
-                return True
-        except RuntimeError:
-            pass
-    return False
+            check_finite(self.family)
+        except RuntimeFailure as e:
+            hint = f"last good checkpoint: {self.last_ckpt}" if self.last_ckpt else "no checkpoint was written"
+            raise RuntimeFailure(
+                f"weights are not finite at step {self.step} ({e}); stopped, {hint}. Try a lower --lr"
+            ) from None
+        extra = {f"fixed.{k}": v for k, v in self.fixed.items()}
+        extra.update(self.batcher.state())
+        states = [("torch", torch.get_rng_state()), ("family", self.family.rng.get_state())]
+        if self.device.type == "cuda":
+            states.append(("cuda", torch.cuda.get_rng_state(self.device)))
+        for which, t in states:
+            for rank, s in enumerate(D.gather(t, self.d, self.device)):
+                extra[f"rng.{which}.{rank}"] = s
+        if self.d.main:
+            meta = {**self.meta, "step": self.step, "seen": self.seen, "train": self.cfg.to_dict()}
+            path = self.run_dir / "checkpoints" / f"step-{self.step:07d}.safetensors"
+            self.last_ckpt = save_full(path, self.family, self.optims, extra, meta)
+            if final:
+                save_generator(self.run_dir / "generator.safetensors", self.family, meta)
+            old = [p for p in checkpoints_in(self.run_dir) if p != path]
+            for p in old[: max(0, len(old) - (self.cfg.keep - 1))]:
+                p.unlink(missing_ok=True)
+        D.barrier(self.d)
 
-
-def _autocast(cfg: TrainConfig, device: torch.device) -> tuple[contextlib.AbstractContextManager, Any]:
-    """(autocast context factory, GradScaler or None) for --amp: auto is on for CUDA and bf16 CPUs."""
-    native = device.type == "cuda" or (device.type == "cpu" and cpu_bf16_native())
-    on = cfg.amp == "on" or (cfg.amp == "auto" and native)
-    if not on or device.type == "mps":
-        return contextlib.nullcontext, None
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return (lambda: torch.autocast("cuda", dtype=torch.float16)), torch.amp.GradScaler("cuda")
-    return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)), None
-
-
-def _fixed_labels(family: Family, n: int, cols: int) -> torch.Tensor | None:
-    if family.task != "class":
-        return None
-    return (torch.arange(n) // cols) % family.num_classes  # one row per class
+    # --- the run ---------------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg, d = self.cfg, self.d
+        if d.main:
+            write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+        t_last, seen_last = time.perf_counter(), self.seen
+        progress = Progress(cfg, self.step, self.quiet or not d.main)
+        with StopFlag() as stop, progress:
+            try:
+                while self.step < cfg.steps:
+                    self.train_step()
+                    at_log = self.step % cfg.log_every == 0 or self.step == cfg.steps
+                    at_sample = self.step % cfg.sample_every == 0 or self.step == cfg.steps
+                    at_ckpt = self.step % cfg.ckpt_every == 0 or self.step == cfg.steps
+                    stopping = D.all_true(stop.signal is None, d) is False
+                    if at_log or at_sample or at_ckpt or stopping:
+                        now = time.perf_counter()
+                        progress.update(self.step, *self.log(now - t_last, self.seen - seen_last))
+                        t_last, seen_last = now, self.seen
+                    if d.main and at_sample:
+                        self.snapshot()
+                    if at_ckpt or stopping:
+                        self.save(final=self.step == cfg.steps or stopping)
+                    if stopping:
+                        name = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
+                        if d.main:
+                            console.out(str(self.last_ckpt))
+                        raise Interrupted(
+                            f"{name} at step {self.step}: saved {self.last_ckpt}; continue with "
+                            f"gan train {cfg.model} --resume {self.run_dir}"
+                        )
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"second interrupt: exiting without saving; last checkpoint {self.last_ckpt}"
+                ) from None
+        D.cleanup(d)
+        return self.last_ckpt or checkpoints_in(self.run_dir)[-1]
 
 
 def train(
     cfg: TrainConfig,
-    data: ImageData,
+    data: TrainData,
     run_dir: Path,
     device: torch.device,
     resume: Path | None = None,
     quiet: bool = False,
 ) -> Path:
     """Train (or continue) a run in `run_dir`; return the path of the final full checkpoint."""
-    d, device = D.setup(device)
-    fam_cls = get_family(cfg.model)
-    opts = parse_options(fam_cls, None, cfg.options)
-    num_classes = len(data.class_names) if data.labels is not None else 0
-
-    torch.manual_seed(cfg.seed)
-    family = fam_cls(opts, cfg.size, data.channels, num_classes)
-    nets = family.build()
-    mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    for net in nets.values():
-        net.to(device=device, memory_format=mem).train()
-        D.broadcast_module(net, d)
-    optims = family.optimizers(cfg.lr)
-    phases = family.phases()
-    family.rng = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + 1 + d.rank)
-    sampler = Sampler(len(data), cfg.batch_size, cfg.seed, d)
-
-    grid_rows = min(8, family.num_classes) if family.task == "class" else 8
-    grid_cols = 8
-    fixed_z = family.sample_latents(grid_rows * grid_cols, torch.Generator().manual_seed(cfg.seed + 12345))
-    fixed_y = _fixed_labels(family, grid_rows * grid_cols, grid_cols)
-
-    step = 0
+    trainer = Trainer(cfg, data, run_dir, device, quiet)
     if resume is not None:
-        tensors, meta = restore_full(resume, family, optims, device)
-        step = int(meta["step"])
-        sampler.load(tensors["data.cursor"])
-        torch.set_rng_state(tensors["rng.torch"])
-        family.rng.set_state(
-            tensors[f"rng.family.{d.rank}"] if f"rng.family.{d.rank}" in tensors else tensors["rng.family.0"]
-        )
-        fixed_z = tensors["fixed_z"]
-        if device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"])
-        if d.main:
-            logs.truncate(run_dir / "metrics.jsonl", step)
-            console.info(f"resuming {run_dir} from step {step} ({resume.name})")
-
-    images_dev = data.images.to(device)
-    labels_dev = data.labels.to(device) if data.labels is not None else None
-    autocast, scaler = _autocast(cfg, device)
-    cfg_dict = cfg.to_dict()
-    class_names = data.class_names if family.task == "class" else []
-    meta_base = model_meta(family, cfg_dict, class_names, step, data.source)
-    if d.main:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.json", json.dumps(cfg_dict, indent=2) + "\n")
-
-    def batch() -> dict[str, torch.Tensor]:
-        idx = sampler.next().to(device)
-        x = images_dev.index_select(0, idx).float().div_(127.5).sub_(1.0)
-        b = {"x": x.contiguous(memory_format=mem)}
-        if labels_dev is not None:
-            b["y"] = labels_dev.index_select(0, idx)
-        return b
-
-    def save(at: int, final: bool = False) -> Path:
-        extra = {
-            "rng.torch": torch.get_rng_state(),
-            "rng.family.0": family.rng.get_state(),
-            "data.cursor": sampler.state(),
-            "fixed_z": fixed_z,
-        }
-        if device.type == "cuda":
-            extra["rng.cuda"] = torch.cuda.get_rng_state()
-        if fixed_y is not None:
-            extra["fixed_y"] = fixed_y
-        meta = {**meta_base, "step": at, "train": cfg_dict}
-        path = save_full(run_dir / "checkpoints" / f"step-{at:07d}.safetensors", family, optims, extra, meta)
-        if final:
-            save_generator(run_dir / "generator.safetensors", family, meta)
-        old = [p for p in checkpoints_in(run_dir) if p != path]
-        for p in old[: max(0, len(old) - (cfg.keep - 1))]:
-            p.unlink(missing_ok=True)
-        return path
-
-    @torch.no_grad()
-    def snapshot(at: int) -> None:
-        G = family.nets.get("G_ema", family.nets["G"])
-        G.eval()
-        with autocast():
-            out = family.generate(G, fixed_z.to(device), None if fixed_y is None else fixed_y.to(device))
-        G.train()
-        images.save_grid(out.float(), grid_rows, grid_cols, run_dir / "samples" / f"step-{at:07d}.png")
-        logs.plot(run_dir / "metrics.jsonl", run_dir / "losses.png", f"{cfg.model} - {run_dir.name}")
-
-    params = {name: [p for p in family.nets[name].parameters()] for name in optims}
-    sums: dict[str, torch.Tensor] = {}
-    count, t_last, step_last = 0, time.perf_counter(), step
-    imgs_per_step = cfg.batch_size * family.batches_per_step()
-    last_ckpt: Path | None = checkpoints_in(run_dir)[-1] if resume is not None else None
-    progress = _Progress(cfg, step, quiet or not d.main)
-    with StopFlag() as stop, progress:
-        while step < cfg.steps:
-            cache: dict[str, Any] = {}
-            last: dict[str, torch.Tensor] | None = None
-            for ph in phases:
-                frozen = [p for n in ph.freeze for p in family.nets[n].parameters()]
-                for p in frozen:
-                    p.requires_grad_(False)
-                for _ in range(ph.repeat):
-                    opt = optims[ph.name]
-                    opt.zero_grad(set_to_none=True)
-                    if ph.data or last is None:
-                        last = batch()
-                    with autocast():
-                        losses = ph.loss(last, cache)
-                    if scaler is not None:
-                        scaler.scale(losses["loss"]).backward()
-                        scaler.unscale_(opt)
-                    else:
-                        losses["loss"].backward()
-                    D.average_gradients(params[ph.name], d)
-                    if scaler is not None:
-                        scaler.step(opt)
-                        scaler.update()
-                    else:
-                        opt.step()
-                    if ph.after_step is not None:
-                        ph.after_step()
-                for p in frozen:
-                    p.requires_grad_(True)
-                for k, v in losses.items():  # the last repeat's values
-                    key = f"{ph.name}/{k}"
-                    sums[key] = sums[key] + v.detach().float() if key in sums else v.detach().float()
-            cache.clear()
-            step += 1
-            count += 1
-            at_log = step % cfg.log_every == 0 or step == cfg.steps
-            at_sample = step % cfg.sample_every == 0 or step == cfg.steps
-            at_ckpt = step % cfg.ckpt_every == 0 or step == cfg.steps
-            stopping = D.all_true(stop.signal is None, d) is False
-            if at_log or at_sample or at_ckpt or stopping:
-                means = {k: float(v) / count for k, v in sums.items()}
-                if not all(math.isfinite(v) for v in means.values()):
-                    bad = ", ".join(f"{k}={v}" for k, v in means.items() if not math.isfinite(v))
-                    hint = f"last good checkpoint: {last_ckpt}" if last_ckpt else "no checkpoint was written"
-                    raise RuntimeFailure(
-                        f"loss is not finite at step {step} ({bad}); stopped, {hint}. Try a lower --lr"
-                    )
-                now = time.perf_counter()
-                img_s = imgs_per_step * (step - step_last) / max(now - t_last, 1e-9)
-                if d.main:
-                    logs.append(
-                        run_dir / "metrics.jsonl",
-                        {"step": step, "epoch": sampler.epoch, "img_s": round(img_s, 1), **means},
-                    )
-                progress.update(step, means, img_s)
-                sums, count, t_last, step_last = {}, 0, now, step
-            if d.main and at_sample:
-                snapshot(step)
-            if at_ckpt or stopping:
-                if d.main:
-                    last_ckpt = save(step, final=step == cfg.steps or stopping)
-                D.barrier(d)
-            if stopping:
-                name = "Ctrl-C" if stop.signal == signal.SIGINT else "SIGTERM"
-                if d.main:
-                    console.out(str(last_ckpt))
-                raise Interrupted(
-                    f"{name} at step {step}: saved {last_ckpt}; continue with gan train {cfg.model} --resume {run_dir}"
-                )
-    D.cleanup(d)
-    if last_ckpt is None:  # --steps already reached when resuming
-        last_ckpt = checkpoints_in(run_dir)[-1]
-    return last_ckpt
-
-
-class _Progress:
-    """A rich progress bar on stderr (step, losses, img/s, ETA); plain lines when stderr is not a terminal."""
-
-    def __init__(self, cfg: TrainConfig, start: int, quiet: bool) -> None:
-        self.cfg, self.quiet, self.start = cfg, quiet, start
-        self.live = not quiet and console.console().is_terminal
-        self._bar: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{self.cfg.model}[/]"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-                console=console.console(),
-            )
-            self._bar.__enter__()
-            self._task = self._bar.add_task("train", total=self.cfg.steps, completed=self.start, info="")
-        return self
-
-    def update(self, step: int, means: dict[str, float], img_s: float) -> None:
-        info = "  ".join(f"{k}={v:.3f}" for k, v in means.items() if k.endswith("/loss")) + f"  {img_s:.0f} img/s"
-        if self.live:
-            self._bar.update(self._task, completed=step, info=info)
-        elif not self.quiet and (step % self.cfg.sample_every == 0 or step == self.cfg.steps):
-            console.info(f"step {step}/{self.cfg.steps}  {info}")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
+        trainer.restore(resume)
+    return trainer.run()
