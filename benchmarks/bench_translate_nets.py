@@ -3,8 +3,8 @@
 Nets: resnet_9blocks (CycleGAN: instance norm, ngf 64) and unet_256 (pix2pix: batch norm, dropout,
 ngf 64), both in eval mode, at batch 1 and batch 8. Weights are the reference's random init unless
 --weights gives junyanz generator files (then those nets are timed instead). Each variant's output
-is compared with the strict fp32 one (no TF32) and the largest difference reported in 8-bit pixel
-levels: (y + 1) / 2 * 255, so "1.0" means one grey level. With random weights the differences only
+is compared with the strict fp32 one (no TF32): the largest and the mean absolute difference, in
+8-bit pixel levels ((y + 1) / 2 * 255, so "1.0" means one grey level). With random weights the differences only
 show the order of magnitude; real weights are the ones to trust.
 
     python benchmarks/bench_translate_nets.py [--device auto|cpu|cuda] [--reps 20] [--batches 1 8]
@@ -120,7 +120,7 @@ def main() -> None:
     device = torch.device(name)
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {label}, {args.size} px, {args.reps} reps")
-    print(f"{'net':<16} {'batch':>5} {'variant':<20} {'img/s':>9} {'vs fp32':>8} {'max diff (1/255)':>17}")
+    print(f"{'net':<16} {'batch':>5} {'variant':<20} {'img/s':>9} {'vs fp32':>8} {'max diff':>9} {'mean diff':>9}")
     torch.backends.cudnn.benchmark = True  # as the reference sets it: fixed sizes, fastest algorithms
     for net_name, net in load_nets(args.weights, make_input(args.image, args.size, 4)):
         net = set_test_mode(net, "eval").to(device)
@@ -131,8 +131,11 @@ def main() -> None:
                 speed, y = run(net, x, cl, tf32, amp, args.reps)
                 if base is None:
                     base_speed, base = speed, y
-                diff = (y - base).abs().max().item() * 127.5
-                print(f"{net_name:<16} {batch:>5} {vname:<20} {speed:>9.2f} {speed / base_speed:>7.2f}x {diff:>17.3f}")
+                diff = (y - base).abs() * 127.5
+                print(
+                    f"{net_name:<16} {batch:>5} {vname:<20} {speed:>9.2f} {speed / base_speed:>7.2f}x "
+                    f"{diff.max().item():>9.3f} {diff.mean().item():>9.4f}"
+                )
 
 
 if __name__ == "__main__":
