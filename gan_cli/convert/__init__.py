@@ -1,0 +1,1 @@
+"""Converters from other projects' checkpoint files to gan-cli's networks and tensors."""

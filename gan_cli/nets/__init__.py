@@ -1,0 +1,1 @@
+"""Network architectures shared by several families, laid out to load other projects' checkpoints unchanged."""
