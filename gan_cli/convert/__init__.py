@@ -1,0 +1,1 @@
+"""Converters from official third-party checkpoints to gan-cli tensors and configs."""

@@ -1,0 +1,1 @@
+"""Networks ported from reference implementations, with their state-dict key names."""
