@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA
 from PIL import Image
 from safetensors.torch import load_file
 
 from gan_cli.convert.ugatit import build_generator, convert_ugatit
 from gan_cli.errors import BadInput
 from gan_cli.nets import photo2cartoon, ugatit
-from tests.conftest import SHARED_DATA
 
 DATA = Path(__file__).parent / "data" / "ugatit"
 ATOL = 1e-5
