@@ -1,1 +1,1 @@
-"""Converters from other projects' checkpoint files to gan-cli's networks and tensors."""
+"""Converters from other projects' checkpoint formats into gan-cli checkpoints (nothing is ever executed)."""

@@ -1,1 +1,1 @@
-"""Network architectures shared by several families, laid out to load other projects' checkpoints unchanged."""
+"""Network architectures shared by the model families, named as their reference implementations name them."""
