@@ -20,7 +20,7 @@ from gan_cli.io.datasets import load_data
 data, out = load_data("mnist", 32), Path("real")
 out.mkdir(exist_ok=True)
 for i in range(2000):
-    Image.fromarray(data.images[i, 0].numpy()).save(out / f"{i:05d}.png")
+    Image.fromarray(data.main.images[i, :, :, 0]).save(out / f"{i:05d}.png")
 PY
   "$G" eval-fid real real --save-stats real.npz > /dev/null
 fi

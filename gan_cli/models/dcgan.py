@@ -41,6 +41,7 @@ class DCGAN(Family):
     Options = DCGANOptions
     tiny = {"ngf": 4, "ndf": 4, "z_dim": 8}
     default_steps = 3000
+    sizes = (32, 64, 128)
     d_norm = "batch"  # discriminator normalisation (WGAN-GP's critic uses "layer")
 
     # --- networks -----------------------------------------------------------------------------
