@@ -1,0 +1,1 @@
+"""Converters from other projects' checkpoint formats to gan-cli's networks."""
