@@ -228,6 +228,26 @@ class Family:
         return sum(p.repeat / p.every for p in self.phases() if p.data)
 
 
+class StyleBased:
+    """A mix-in for style-based families (StyleGAN, StyleGAN2): what `gan mix` and `gan sample --space w`
+    need: w+ latents in, images out, named layer ranges."""
+
+    def num_ws(self) -> int:
+        raise NotImplementedError
+
+    def ws(self, nets, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """z [N, z_dim] -> w+ [N, num_ws, w_dim], truncated towards the tracked mean of w."""
+        raise NotImplementedError
+
+    def synthesize(self, nets, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        raise NotImplementedError
+
+    def style_ranges(self) -> dict[str, tuple[int, int]]:
+        """Layers by the resolution they act on: coarse 4-8 px, middle 16-32 px, fine 64 px and up."""
+        n = self.num_ws()
+        return {"coarse": (0, min(4, n)), "middle": (min(4, n), min(8, n)), "fine": (min(8, n), n)}
+
+
 def ema_name(net: str) -> str:
     return f"{net}_ema"
 

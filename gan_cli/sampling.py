@@ -24,7 +24,7 @@ from torch import nn
 
 from gan_cli.errors import BadInput
 from gan_cli.io import checkpoint as ckpt
-from gan_cli.registry import Family, get_family, inference_prefix, parse_options
+from gan_cli.registry import Family, StyleBased, get_family, inference_prefix, parse_options
 
 LATENT_CHUNK = 256
 
@@ -98,6 +98,26 @@ class LoadedModel:
             zb = z[i : i + batch_size].to(self.device)
             yb = None if y is None else y[i : i + batch_size].to(self.device)
             yield self.family.generate(self.nets, zb, yb, **opts).float().clamp_(-1, 1).cpu()
+
+    @property
+    def style_based(self) -> bool:
+        return isinstance(self.family, StyleBased)
+
+    @torch.no_grad()
+    def ws(self, z: torch.Tensor, truncation: float = 1.0, batch_size: int = 64) -> torch.Tensor:
+        """w+ latents [N, num_ws, w_dim] (CPU) of z, truncated towards the tracked mean of w."""
+        parts = [
+            self.family.ws(self.nets, z[i : i + batch_size].to(self.device), truncation).float().cpu()
+            for i in range(0, z.shape[0], batch_size)
+        ]
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def synthesize(self, ws: torch.Tensor, batch_size: int = 64, noise_mode: str = "const") -> Iterator[torch.Tensor]:
+        """Images from w+ latents, as float CPU batches in [-1, 1]."""
+        for i in range(0, ws.shape[0], batch_size):
+            out = self.family.synthesize(self.nets, ws[i : i + batch_size].to(self.device), noise_mode)
+            yield out.float().clamp_(-1, 1).cpu()
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AtoB", **opts: Any) -> torch.Tensor:

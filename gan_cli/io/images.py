@@ -190,3 +190,12 @@ def save_grid(images: torch.Tensor, rows: int, cols: int, path: str | os.PathLik
 def save_many(images: torch.Tensor, folder: str | os.PathLike, names: Sequence[str]) -> list[Path]:
     folder = Path(folder)
     return [save_image(tensor_to_pil(img), folder / name) for img, name in zip(images, names)]
+
+
+def save_gif(frames: torch.Tensor, path: str | os.PathLike, fps: float = 15.0) -> Path:
+    """Frames (N, C, H, W) in [-1, 1] -> a looping GIF, written atomically."""
+    path = Path(path)
+    pics = [tensor_to_pil(f).convert("RGB") for f in frames]
+    with atomic_path(path) as tmp:
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=round(1000 / fps), loop=0)
+    return path

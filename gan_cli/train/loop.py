@@ -73,9 +73,12 @@ class Trainer:
         num_classes = len(data.class_names) if fam_cls.task == "class" else 0
         opts = parse_options(fam_cls, None, cfg.options)
         self.family = fam = fam_cls(opts, cfg.size, data.channels, num_classes, data.in_channels)
-        mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
         for net in fam.build().values():
-            net.to(device=self.device, memory_format=mem).train()
+            net.to(device=self.device).train()
+            if cfg.channels_last:  # conv weights in NHWC order (4-D tensors only: StyleGAN2 keeps 5-D weights)
+                for t in (*net.parameters(), *net.buffers()):
+                    if t.dim() == 4:
+                        t.data = t.data.contiguous(memory_format=torch.channels_last)
             D.broadcast_module(net, self.d)
         self.ema = fam.ema()
         if self.ema is not None:
