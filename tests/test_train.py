@@ -222,6 +222,8 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert lines == ["ddp/checkpoints/step-0000003.safetensors"]  # one rank writes
     w = load_file(str(tmp_path / lines[0]))
     assert all(torch.isfinite(t.float()).all() for t in w.values())
+    # every rank's random streams are saved, so each resumes its own
+    assert not torch.equal(w["rng.family.0"], w["rng.family.1"]) and "rng.torch.1" in w
 
 
 def test_export_gives_a_generator_only_file_that_samples_the_same(cli, tmp_path):
@@ -250,3 +252,27 @@ def test_epochs_and_img_s_count_the_real_images_shown_to_d(cli, tmp_path, model,
     expected_steps = -(-6 // draws_per_step)  # 2 epochs = 6 batches
     assert rows[-1]["step"] == expected_steps
     assert rows[-1]["epoch"] == (expected_steps * draws_per_step - 1) // 3
+
+
+def test_resume_flags_are_applied_and_said_or_refused(cli, tmp_path):
+    data = make_folder(tmp_path / "data", n=20)
+    assert cli("train", "dcgan", "--data", data, "--steps", "2", "--out", "r", *FAST).code == 0
+    assert_clean_error(cli("train", "dcgan", "--resume", "r", "--size", "64", "--steps", "4"), 2, "cannot change")
+    assert_clean_error(cli("train", "dcgan", "--resume", "r", "--seed", "3", "--steps", "4"), 2, "cannot change")
+    assert_clean_error(cli("train", "dcgan", "--resume", "r", "--out", "other", "--steps", "4"), 2, "differs")
+    assert_clean_error(cli("train", "dcgan", "--resume", "r", "-o", "ngf=4", "--steps", "4"), 2, "-o cannot")
+    r = cli("train", "dcgan", "--resume", "r", "--lr", "1e-3", "-b", "8", "--amp", "on", "--steps", "4", "--quiet")
+    assert r.code == 0, r.err
+    assert "lr changes from 0.0002 to 0.001" in r.err and "batch-size changes from 16 to 8" in r.err
+    assert "amp changes from auto to on" in r.err
+    info = json.loads(cli("info", r.out.split()[-1], "--json").out)
+    assert info["train"]["lr"] == 1e-3 and info["train"]["batch_size"] == 8 and info["train"]["amp"] == "on"
+    from gan_cli.io import checkpoint as ck
+
+    tensors, meta = ck.load(r.out.split()[-1])
+    assert meta["optimizers"]["G"][0]["lr"] == pytest.approx(1e-3)  # the new lr reached the optimizers
+
+
+def test_failed_validation_leaves_no_run_folder(cli, tmp_path):
+    assert cli("train", "dcgan", "--data", "nope", "--out", "never").code == 2
+    assert not (tmp_path / "never").exists()
