@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -154,25 +153,6 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expe
         ckpt.load_module(inference_prefix(name, tensors), built[name], tensors, path)
         nets[name] = built[name].to(device).eval()
     return LoadedModel(family, nets, meta, path, torch.device(device))
-
-
-def load_latents(path: str | os.PathLike, dim: int) -> torch.Tensor:
-    path = Path(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise BadInput(f"--latents {path}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise BadInput(f"--latents {path}: not a .npy array ({e})") from None
-    if arr.ndim == 1:
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != dim or arr.shape[0] == 0 or not np.issubdtype(arr.dtype, np.floating):
-        raise BadInput(
-            f"--latents {path}: expected a float array of shape (N, {dim}), N >= 1, got {arr.dtype} {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise BadInput(f"--latents {path}: contains NaN or inf")
-    return torch.from_numpy(arr.astype(np.float32))
 
 
 def iter_samples(
