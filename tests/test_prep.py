@@ -12,7 +12,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import require_shared
+from conftest import FACES
 from PIL import Image
 
 from gan_cli.faces.align import Template, transform_points
@@ -26,7 +26,7 @@ PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 
 
 def photo(name: str) -> np.ndarray:
-    return np.asarray(Image.open(require_shared("faces", name)).convert("RGB"))
+    return np.asarray(Image.open(FACES / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
