@@ -120,3 +120,22 @@ def require_shared(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared data missing: {p}")
     return p
+
+
+def bomb_png(path: Path, side: int = 15_000) -> Path:
+    """A valid 1-bit PNG of side x side pixels (15000: 225 Mpx, over twice PIL's bomb limit) in ~30 KB.
+
+    Written by hand (PIL would first allocate the whole image): header, one compressed run of zero
+    rows, end.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte, then the packed bits
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    pixels = zlib.compress(row * side, 9)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path

@@ -96,9 +96,7 @@ def measure_eyes(finder: FaceFinder, rgb: np.ndarray) -> np.ndarray:
     for degrees, scale, dx, dy in MEASURE_JITTERS:
         m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, scale)
         m[:, 2] += (dx, dy)
-        faces = finder.detect(
-            cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE), ("short_range",)
-        )
+        faces = finder.detect(cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE), ("short_range",))
         if faces:
             found.append(transform_points(cv2.invertAffineTransform(m), faces[0].eyes))
     assert found, "no face found in the aligned output"

@@ -67,9 +67,7 @@ def test_paths_on_stdin_and_all_faces(cli, photos, tmp_path, monkeypatch):
     r = cli("prep", "-", out, "--all-faces", "--bg", "keep")
     assert r.code == 0, r.err
     # paths are kept relative to the folder the listed photos share
-    assert r.out.splitlines() == [
-        str(out / p) for p in ("astronaut_0.png", "sub/group_0.png", "sub/group_1.png")
-    ]
+    assert r.out.splitlines() == [str(out / p) for p in ("astronaut_0.png", "sub/group_0.png", "sub/group_1.png")]
     assert (out / "sub" / "group_1.json").exists()
 
 
@@ -124,9 +122,7 @@ def test_bad_input_is_a_clean_error_and_writes_nothing(cli, photos, tmp_path, ca
 def test_detector_model_override(cli, tmp_path):
     from gan_cli.faces.models import FULL_RANGE
 
-    r = cli(
-        "prep", FACES / "astronaut.png", tmp_path, "--detector-model", FULL_RANGE, "--json"
-    )
+    r = cli("prep", FACES / "astronaut.png", tmp_path, "--detector-model", FULL_RANGE, "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out)["detector"] == "custom"
 
@@ -138,7 +134,5 @@ def test_real_entry_point_keeps_native_logs_off_stderr(tmp_path):
     assert r.out == str(tmp_path / "o" / "astronaut.png") + "\n"
     # only our own summary: no glog/absl/TFLite/LiteRT lines such as "INFO: Created TensorFlow Lite
     # XNNPACK delegate", "W0000 ...", "WARNING: Logging before InitGoogle()"
-    summary = (
-        f"prep: 1 done, 0 skipped (0 without a face, 0 unreadable); 1 face(s) written to {tmp_path / 'o'}"
-    )
+    summary = f"prep: 1 done, 0 skipped (0 without a face, 0 unreadable); 1 face(s) written to {tmp_path / 'o'}"
     assert r.err.splitlines() == [summary]
