@@ -3,8 +3,9 @@
 Text that comes from files (checkpoint metadata, file names, library messages quoting them) can hold
 terminal control sequences: an ESC or OSC sequence would retitle the terminal, clear the screen or
 forge lines. Everything written for a human therefore goes through `printable`, which shows control
-characters as Python-style escapes (`\\x1b`), as `ls` and git do on a terminal. Data lines on stdout
-are escaped only when stdout is a terminal, so a pipe still receives the exact bytes.
+characters as Python-style escapes (`\\x1b`), as `ls` does on a terminal. Data lines on stdout are
+escaped only when stdout is a terminal, so a pipe receives the exact text (unless stdout's encoding
+cannot carry it: a file name that is not UTF-8 is then escaped too).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` with every control character shown as an escape (`\\x1b`, `\\n`-free: `\\x0a`)."""
+    """`text` with every control character shown as an escape (`\\x1b`; a newline too, `\\x0a`, so that
+    one message stays one line)."""
     return _UNPRINTABLE.sub(_escape, text)
 
 

@@ -79,17 +79,16 @@ class _Walk:
         self.files: set[tuple[int, int]] = set()
         self.found: list[Path] = []
         self.duplicates = 0
-        folder_links: list[str] = []
         pending = [str(root)]
-        while pending:
-            file_links = self._real_tree(pending.pop(0), folder_links)
-            for path in file_links:
-                self._add_file(path)
-            if not pending:
-                pending, folder_links = self._new_folders(folder_links), []
+        while pending:  # one generation of links at a time
+            folder_links: list[str] = []
+            for top in pending:
+                for path in self._real_tree(top, folder_links):  # the linked files, after the real ones
+                    self._add_file(path)
+            pending = self._new_folders(folder_links)
 
     def _real_tree(self, top: str, folder_links: list[str]) -> list[str]:
-        """Add the real files below `top`; collect the linked folders and files for later."""
+        """Add the real files below `top`; return the linked files, append the linked folders to `folder_links`."""
         file_links: list[str] = []
         for dirpath, dirnames, filenames in os.walk(top):  # followlinks=False: links are collected
             kept = []
@@ -127,7 +126,7 @@ class _Walk:
         new = []
         for path in links:
             key = _identity(path)
-            if key is None:  # a broken link to a folder: os.walk lists it as a folder, nothing to read
+            if key is None:  # gone since it was listed
                 continue
             if key in self.folders:
                 self.duplicates += 1
