@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+FACES = ROOT / "tests" / "data" / "faces"  # the two public-domain portraits, 256 px (see the README there)
 
 
 @dataclass
@@ -57,6 +58,63 @@ def assert_clean_error(r: Result, code: int = 2, contains: str | None = None) ->
         assert contains.lower() in r.err.lower(), r.err
 
 
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """FID Inception weights for the tests: the real ones where they are ($GAN_CLI_TEST_INCEPTION, then
+    ../shared/data/fid/), otherwise the network's real architecture with seeded random weights.
+
+    The random network exercises the same arithmetic (preprocessing, BatchNorm folding, streaming
+    statistics, the FID itself) against the same plain reference; only a comparison with published
+    FID values would need the real weights.
+    """
+    env = os.environ.get("GAN_CLI_TEST_INCEPTION")
+    if env:
+        if not Path(env).is_file():
+            pytest.fail(f"$GAN_CLI_TEST_INCEPTION={env}: no such file")
+        return Path(env)
+    shared = SHARED_DATA / "fid" / "pt_inception-2015-12-05.safetensors"
+    if shared.is_file():
+        return shared
+    from safetensors.torch import save_file
+
+    path = tmp_path_factory.mktemp("inception") / "random-inception.safetensors"
+    save_file(random_inception_state(seed=0), str(path))
+    return path
+
+
+def random_inception_state(seed: int) -> dict:
+    """A state dict for FIDInception: He-initialised convolutions, and BatchNorms with random statistics
+    and affine terms (so that folding them into the convolutions is tested on non-trivial values).
+
+    Its pool3 features are of the real network's size (mean ~0.4, max ~5 on drawn shapes) and move
+    smoothly with the input: the mean colour of a set shows in its statistics, as the tests expect.
+    (Statistics measured on data would make the features far more input-sensitive, and noisier.)
+    """
+    import math
+
+    import torch
+
+    from gan_cli.metrics.inception import FIDInception
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):  # shapes only: every tensor is drawn below
+        shapes = FIDInception().state_dict()
+    state = {}
+    for name, t in shapes.items():
+        n = t.shape[0] if t.ndim else 0
+        if name.endswith("conv.weight"):
+            state[name] = torch.randn(t.shape, generator=g) * math.sqrt(2 / t[0].numel())
+        elif name.endswith(("running_mean", "bn.bias")):
+            state[name] = torch.randn(n, generator=g) * 0.1
+        elif name.endswith("running_var"):
+            state[name] = torch.rand(n, generator=g) * 1.5 + 0.5
+        elif name.endswith("bn.weight"):
+            state[name] = torch.rand(n, generator=g) + 0.5
+        elif not name.endswith("num_batches_tracked"):
+            raise AssertionError(f"unexpected FID Inception tensor {name}")
+    return state
+
+
 def require_shared(*parts: str) -> Path:
     p = SHARED_DATA.joinpath(*parts)
     if not p.exists():
@@ -68,3 +126,22 @@ def require_shared(*parts: str) -> Path:
 def _private_cache(tmp_path_factory, monkeypatch):
     """Decoded data sets go to a cache inside the test session's temporary folder, not ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+def bomb_png(path: Path, side: int = 15_000) -> Path:
+    """A valid 1-bit PNG of side x side pixels (15000: 225 Mpx, over twice PIL's bomb limit) in ~30 KB.
+
+    Written by hand (PIL would first allocate the whole image): header, one compressed run of zero
+    rows, end.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte, then the packed bits
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    pixels = zlib.compress(row * side, 9)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path

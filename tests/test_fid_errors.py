@@ -8,21 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA, assert_clean_error
+from conftest import assert_clean_error
 from helpers import make_folder
 from safetensors.torch import save_file
 
 from gan_cli.metrics import weights as weights_mod
 
-WEIGHTS = SHARED_DATA / "fid" / "pt_inception-2015-12-05.safetensors"
-
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
+def _env(tmp_path, monkeypatch, inception_weights):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GAN_CLI_OFFLINE", "1")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("GAN_CLI_INCEPTION", str(WEIGHTS))
+    monkeypatch.setenv("GAN_CLI_INCEPTION", str(inception_weights))
 
 
 @pytest.fixture
@@ -81,10 +79,8 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, good, name):
         assert r.out == "" and time.perf_counter() - t0 < 20
 
 
-def test_the_inception_weights_as_an_input_say_to_use_inception(cli, good):
-    if not WEIGHTS.exists():
-        pytest.skip("shared FID weights missing")
-    assert_clean_error(cli("eval-fid", "good", WEIGHTS), 2, "--inception")
+def test_the_inception_weights_as_an_input_say_to_use_inception(cli, good, inception_weights):
+    assert_clean_error(cli("eval-fid", "good", inception_weights), 2, "--inception")
 
 
 def test_missing_weights_offline_name_every_option(cli, good, monkeypatch):
@@ -133,8 +129,6 @@ def test_wrong_weights_file_is_bad_input(cli, good, tmp_path):
 
 
 def test_unreadable_images_are_skipped_and_too_few_left_is_bad_input(cli, tmp_path):
-    if not WEIGHTS.exists():
-        pytest.skip("shared FID weights missing")
     bad = tmp_path / "bad"
     bad.mkdir()
     for i in range(3):

@@ -12,7 +12,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import require_shared
+from conftest import FACES
 from PIL import Image
 
 from gan_cli.faces.align import Template, transform_points
@@ -26,7 +26,7 @@ PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 
 
 def photo(name: str) -> np.ndarray:
-    return np.asarray(Image.open(require_shared("faces", name)).convert("RGB"))
+    return np.asarray(Image.open(FACES / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
@@ -96,9 +96,7 @@ def measure_eyes(finder: FaceFinder, rgb: np.ndarray) -> np.ndarray:
     for degrees, scale, dx, dy in MEASURE_JITTERS:
         m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, scale)
         m[:, 2] += (dx, dy)
-        faces = finder.detect(
-            cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE), ("short_range",)
-        )
+        faces = finder.detect(cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE), ("short_range",))
         if faces:
             found.append(transform_points(cv2.invertAffineTransform(m), faces[0].eyes))
     assert found, "no face found in the aligned output"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_clean_error, require_shared, run_gan
+from conftest import FACES, assert_clean_error, run_gan
 from PIL import Image
 
 
@@ -19,8 +19,8 @@ def photos(tmp_path: Path) -> Path:
     """in/astronaut.png, in/sub/grace_hopper.jpg and in/gradient.png (no face)."""
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
-    shutil.copy(require_shared("faces", "astronaut.png"), src / "astronaut.png")
-    shutil.copy(require_shared("faces", "grace_hopper.jpg"), src / "sub" / "grace_hopper.jpg")
+    shutil.copy(FACES / "astronaut.png", src / "astronaut.png")
+    shutil.copy(FACES / "grace_hopper.jpg", src / "sub" / "grace_hopper.jpg")
     ramp = np.repeat(np.linspace(0, 255, 320, dtype=np.float32)[None, :], 240, axis=0).astype(np.uint8)
     Image.fromarray(ramp).convert("RGB").save(src / "gradient.png")
     return src
@@ -45,7 +45,7 @@ def test_folder_keeps_relative_paths_and_skips_the_faceless(cli, photos, tmp_pat
 
 
 def test_single_image_json_lines_and_exit_0(cli, tmp_path):
-    src = require_shared("faces", "grace_hopper.jpg")
+    src = FACES / "grace_hopper.jpg"
     r = cli("prep", src, tmp_path / "o", "--json", "--size", "128", "--bg", "transparent")
     assert r.code == 0, r.err
     (line,) = r.out.splitlines()
@@ -57,9 +57,9 @@ def test_single_image_json_lines_and_exit_0(cli, tmp_path):
 
 
 def test_paths_on_stdin_and_all_faces(cli, photos, tmp_path, monkeypatch):
-    group = np.full((700, 1300, 3), 150, np.uint8)
-    group[100:612, 20:532] = np.asarray(Image.open(photos / "astronaut.png").convert("RGB"))
-    group[80:680, 760:1272] = np.asarray(Image.open(photos / "sub" / "grace_hopper.jpg").convert("RGB"))
+    group = np.full((350, 650, 3), 150, np.uint8)
+    group[50:306, 10:266] = np.asarray(Image.open(photos / "astronaut.png").convert("RGB"))  # 256x256
+    group[40:296, 380:598] = np.asarray(Image.open(photos / "sub" / "grace_hopper.jpg").convert("RGB"))  # 218x256
     Image.fromarray(group).save(photos / "sub" / "group.jpg")
     listing = f"{photos / 'astronaut.png'}\n\n{photos / 'sub' / 'group.jpg'}\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(listing))
@@ -67,9 +67,7 @@ def test_paths_on_stdin_and_all_faces(cli, photos, tmp_path, monkeypatch):
     r = cli("prep", "-", out, "--all-faces", "--bg", "keep")
     assert r.code == 0, r.err
     # paths are kept relative to the folder the listed photos share
-    assert r.out.splitlines() == [
-        str(out / p) for p in ("astronaut_0.png", "sub/group_0.png", "sub/group_1.png")
-    ]
+    assert r.out.splitlines() == [str(out / p) for p in ("astronaut_0.png", "sub/group_0.png", "sub/group_1.png")]
     assert (out / "sub" / "group_1.json").exists()
 
 
@@ -124,21 +122,17 @@ def test_bad_input_is_a_clean_error_and_writes_nothing(cli, photos, tmp_path, ca
 def test_detector_model_override(cli, tmp_path):
     from gan_cli.faces.models import FULL_RANGE
 
-    r = cli(
-        "prep", require_shared("faces", "astronaut.png"), tmp_path, "--detector-model", FULL_RANGE, "--json"
-    )
+    r = cli("prep", FACES / "astronaut.png", tmp_path, "--detector-model", FULL_RANGE, "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out)["detector"] == "custom"
 
 
 def test_real_entry_point_keeps_native_logs_off_stderr(tmp_path):
-    src = require_shared("faces", "astronaut.png")
+    src = FACES / "astronaut.png"
     r = run_gan("prep", src, tmp_path / "o", env={"GLOG_minloglevel": "0", "TF_CPP_MIN_LOG_LEVEL": "0"})
     assert r.code == 0, r.err
     assert r.out == str(tmp_path / "o" / "astronaut.png") + "\n"
     # only our own summary: no glog/absl/TFLite/LiteRT lines such as "INFO: Created TensorFlow Lite
     # XNNPACK delegate", "W0000 ...", "WARNING: Logging before InitGoogle()"
-    summary = (
-        f"prep: 1 done, 0 skipped (0 without a face, 0 unreadable); 1 face(s) written to {tmp_path / 'o'}"
-    )
+    summary = f"prep: 1 done, 0 skipped (0 without a face, 0 unreadable); 1 face(s) written to {tmp_path / 'o'}"
     assert r.err.splitlines() == [summary]

@@ -59,17 +59,27 @@ def info_cmd(
     if as_json:
         console.out(json.dumps(info, indent=2))
         return
-    opts = ", ".join(f"{k}={v}" for k, v in info["options"].items())
     params = ", ".join(f"{k} {v:,}" for k, v in info["params"].items())
     lines = [
         f"path       {info['path']}",
         f"family     {info['family']} ({info['task']}), {info['kind']} checkpoint",
         f"step       {info['step']}",
         f"images     {info['size']}x{info['size']}, {info['channels']} channel(s)",
-        f"classes    {', '.join(info['classes']) if info['classes'] else '-'}",
+        f"classes    {_listing(info['classes']) or '-'}",
         f"data       {info['data']}",
-        f"options    {opts}",
+        f"options    {_listing(info['options'])}",
         f"params     {params}",
         f"gan-cli    {info['gan_cli_version']} ({info['format']})",
     ]
-    console.out("\n".join(lines))
+    # Every value comes from the file: control characters (ESC, OSC, newlines) are shown escaped,
+    # so a crafted checkpoint cannot retitle or clear the terminal or forge lines.
+    console.out("\n".join(console.printable(line) for line in lines))
+
+
+def _listing(value: object) -> str:
+    """A dict as "k=v, ...", a list as "a, b"; anything else (a tampered file) as it is."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

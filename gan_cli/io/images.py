@@ -34,6 +34,9 @@ def is_image_path(path: str | os.PathLike) -> bool:
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """All image files below `folder`, recursively, sorted by relative path.
 
+    Symbolic links are followed, but each real folder and each real file is read once: a link to a
+    folder already read (`again -> .`, `up -> ..`, a second path to the same photos) is skipped, so
+    a loop cannot hang the walk, and one warning says how many duplicates were left out.
     Raises BadInput for a missing path, a path that is not a folder, or a folder with no images.
     Hidden files and folders (".name") are ignored.
     """
@@ -42,15 +45,95 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
         raise BadInput(f"{root}: no such file or folder")
     if not root.is_dir():
         raise BadInput(f"{root}: not a folder")
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if not name.startswith(".") and is_image_path(name):
-                found.append(Path(dirpath) / name)
-    if not found:
+    walk = _Walk(root)
+    if walk.duplicates:
+        console.warn(
+            f"{root}: {walk.duplicates} folder(s) or image(s) reached again through symbolic links "
+            "(a loop or a second path) were read once"
+        )
+    if not walk.found:
         raise BadInput(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)} recursively)")
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+    return sorted(walk.found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of what `path` points to; None when it cannot be reached (a broken link)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class _Walk:
+    """The image files below `root`, each real folder and file taken once.
+
+    The real tree (no links followed) comes first, then the links found in it, in sorted order, then
+    the links found behind those, and so on: a photo is listed under its real path when the folder
+    holds both, and a folder behind several links under the first of them.
+    """
+
+    def __init__(self, root: Path) -> None:
+        # A link to the root or to a folder above it is a loop: what it leads to holds the root itself.
+        self.folders = {key for p in (root, *root.resolve().parents) if (key := _identity(str(p)))}
+        self.files: set[tuple[int, int]] = set()
+        self.found: list[Path] = []
+        self.duplicates = 0
+        pending = [str(root)]
+        while pending:  # one generation of links at a time
+            folder_links: list[str] = []
+            for top in pending:
+                for path in self._real_tree(top, folder_links):  # the linked files, after the real ones
+                    self._add_file(path)
+            pending = self._new_folders(folder_links)
+
+    def _real_tree(self, top: str, folder_links: list[str]) -> list[str]:
+        """Add the real files below `top`; return the linked files, append the linked folders to `folder_links`."""
+        file_links: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(top):  # followlinks=False: links are collected
+            kept = []
+            for d in sorted(n for n in dirnames if not n.startswith(".")):
+                path = os.path.join(dirpath, d)
+                if os.path.islink(path):
+                    folder_links.append(path)
+                elif (key := _identity(path)) not in self.folders:  # a bind mount could repeat one
+                    self.folders.add(key)
+                    kept.append(d)
+                else:
+                    self.duplicates += 1
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                if name.startswith(".") or not is_image_path(name):
+                    continue
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):
+                    file_links.append(path)
+                else:
+                    self._add_file(path)
+        return file_links
+
+    def _add_file(self, path: str) -> None:
+        key = _identity(path)
+        if key is not None and key in self.files:
+            self.duplicates += 1
+            return
+        if key is not None:
+            self.files.add(key)
+        self.found.append(Path(path))  # a broken link stays: reading it reports it as unreadable
+
+    def _new_folders(self, links: list[str]) -> list[str]:
+        """The linked folders not read yet, each once."""
+        new = []
+        for path in links:
+            key = _identity(path)
+            if key is None:  # gone since it was listed
+                continue
+            if key in self.folders:
+                self.duplicates += 1
+                continue
+            self.folders.add(key)
+            new.append(path)
+        return new
 
 
 def to_mode(img: Image.Image, mode: str) -> Image.Image:
@@ -89,6 +172,8 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> Image.Image:
         raise BadInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInput(f"{path}: is a folder, expected an image") from None
+    except Image.DecompressionBombError as e:  # a huge image (15000x15000): refused before decoding
+        raise BadInput(f"{path}: too large to read safely ({e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise BadInput(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 
