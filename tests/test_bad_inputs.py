@@ -202,7 +202,7 @@ MODELS_AND_USAGE = [
     Row("train-steps", ["train", "dcgan", "--steps", "abc"], "Invalid value for '--steps'"),
     Row("train-no-model", ["train", "--steps", "3"], "Missing argument"),
     Row("sample-rows", ["sample", "--rows", "x"], "Invalid value for '--rows'"),
-    Row("sample-option", ["sample", "--frobnicate"], "No such option: --frobnicate (see gan sample --help)"),
+    Row("sample-option", ["sample", "--qwertz"], "No such option: --qwertz (see gan sample --help)"),
 ]
 
 # fmt: on

@@ -135,3 +135,11 @@ def test_pair_augmentation_is_identical_for_both_images_and_resumable(tmp_path):
     resumed.load(replay.state())
     for b in batches[2:]:
         assert torch.equal(resumed.next(4)["A"], b["A"])
+
+
+def test_a_link_back_up_is_not_a_class(tmp_path):
+    root = make_class_folders(tmp_path / "c", n=3, size=8)
+    (root / "again").symlink_to(root)
+    (root / "dup").symlink_to(root / "circle")
+    s = load_data(str(root), 8, "class").main
+    assert s.class_names == ["circle", "square"] and len(s) == 6

@@ -184,7 +184,11 @@ def _class_folders(root: Path) -> list[Path] | None:
     """The subfolders of `root` if it is laid out as one subfolder per class (no loose images)."""
     if any(is_image_path(p) for p in root.iterdir() if p.is_file()):
         return None
-    subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subs, seen = [], {root.resolve(), *root.resolve().parents}
+    for p in sorted(root.iterdir()):  # each real folder once: a link back up (again -> .) is no class
+        if p.is_dir() and not p.name.startswith(".") and p.resolve() not in seen:
+            seen.add(p.resolve())
+            subs.append(p)
     with_images = [s for s in subs if any(is_image_path(f.name) for f in s.rglob("*"))]
     return with_images if len(with_images) >= 2 else None
 
