@@ -111,12 +111,14 @@ def test_mode(nets: list[nn.Module], mode: str) -> Iterator[None]:
 def run_generator(net: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """G(x) in a test mode; "reference" runs image by image, as the reference's batch size of 1 does.
 
-    The net and x are made channels-last first, as training keeps them: the layout picks the convolution
-    kernels, so a net reloaded from a file (contiguous) would otherwise differ from the trained one in the
-    last bits. Channels-last is also the faster layout for these networks.
+    The layout of net and x is fixed by the mode, because it picks the convolution kernels (a net reloaded
+    from a file, contiguous, would otherwise differ from the trained one, channels-last, in the last bits).
+    "eval" runs channels-last, as training does and as is fastest; the dropout modes run contiguous, since
+    dropout masks are drawn in memory order and only then are they the reference's for the same seed.
     """
-    net.to(memory_format=torch.channels_last)
-    x = x.contiguous(memory_format=torch.channels_last)
+    fmt = torch.channels_last if mode == "eval" else torch.contiguous_format
+    net.to(memory_format=fmt)
+    x = x.contiguous(memory_format=fmt)
     with test_mode([net], mode):
         if mode == "reference":
             return torch.cat([net(x[i : i + 1]) for i in range(x.shape[0])])
