@@ -98,9 +98,7 @@ def _check_names(jobs: list[Job]) -> None:
     for j in jobs:
         dst = j.dst.resolve()
         if dst in srcs:
-            raise BadInput(
-                f"{j.dst} is an input: gan translate never overwrites its inputs (pick another OUT or --ext)"
-            )
+            raise BadInput(f"{j.dst} is an input: gan translate never overwrites an input (pick another OUT or --ext)")
         if dst in seen:
             raise BadInput(f"{seen[dst]} and {j.src} would both be written to {j.dst} (rename one, or pick --ext)")
         seen[dst] = j.src
