@@ -30,6 +30,8 @@ def test_models_lists_families_with_task_kind(cli):
         "wgan": "noise",
         "wgan-gp": "noise",
         "cgan": "class",
+        "pix2pix": "paired",
+        "cyclegan": "unpaired",
     }
     assert rows == expected
     data = json.loads(cli("models", "--json").out)
