@@ -14,10 +14,12 @@ from safetensors.torch import load_file
 
 from gan_cli.errors import BadInput
 from gan_cli.io.datasets import load_data
-from gan_cli.models.pix2pix import lr_scale, run_generator
+from gan_cli.models.pix2pix import layout_of, lr_scale, run_generator
 from gan_cli.registry import Context, get_family, parse_options
 from gan_cli.train.config import TrainConfig
 from gan_cli.train.loop import Trainer
+
+CONTIG = torch.contiguous_format
 
 
 def family(name: str, *pairs: str, size: int = 32, channels: int = 3, in_channels: int = 3):
@@ -171,11 +173,11 @@ def test_test_modes_leave_the_net_as_it_was():
     x = batch(3)["A"]
     with torch.no_grad():
         torch.manual_seed(5)
-        ref = run_generator(G, x, "reference")
+        ref = run_generator(G, x, "reference", CONTIG)
         torch.manual_seed(5)
-        one_by_one = torch.cat([run_generator(G, x[i : i + 1], "reference") for i in range(3)])
-        ev = run_generator(G, x, "eval")
-        ev_single = run_generator(G, x[1:2], "eval")
+        one_by_one = torch.cat([run_generator(G, x[i : i + 1], "reference", CONTIG) for i in range(3)])
+        ev = run_generator(G, x, "eval", CONTIG)
+        ev_single = run_generator(G, x[1:2], "eval", CONTIG)
     assert torch.equal(ref, one_by_one)  # per-image statistics: batching does not change it
     assert all(m.training for m in G.modules())  # flags put back
     assert all(torch.equal(v, stats[k]) for k, v in G.state_dict().items() if "num_batches" not in k)
@@ -186,8 +188,8 @@ def test_translate_directions(tmp_path):
     fam = family("cyclegan")
     x = batch(2)["A"]
     with torch.no_grad():
-        assert torch.equal(fam.translate(fam.nets, x, "AtoB"), run_generator(fam.nets["G_A"], x, "eval"))
-        assert torch.equal(fam.translate(fam.nets, x, "BtoA"), run_generator(fam.nets["G_B"], x, "eval"))
+        assert torch.equal(fam.translate(fam.nets, x, "AtoB"), run_generator(fam.nets["G_A"], x, "eval", CONTIG))
+        assert torch.equal(fam.translate(fam.nets, x, "BtoA"), run_generator(fam.nets["G_B"], x, "eval", CONTIG))
     assert family("pix2pix").directions() == ("AtoB",)
 
 
@@ -202,3 +204,16 @@ def test_train_cli_errors_name_unpaired_files_and_empty_domains(cli, tmp_path):
     make_folder(tmp_path / "u" / "trainB", n=3, size=32)
     r = cli("train", "cyclegan", "--data", tmp_path / "u", "--size", "32", "--out", tmp_path / "r2")
     assert r.code == 2 and "trainA: no images found" in r.err, r.err
+
+
+def test_previews_run_in_eval_mode_and_keep_the_training_layout():
+    fam = family("pix2pix", "test_mode=reference", "netG=resnet_3blocks")
+    for net in fam.nets.values():
+        net.to(memory_format=torch.channels_last).train()
+    b = batch(2)
+    grid, cols = fam.preview(fam.inference_nets(), b)
+    assert cols == 3 and grid.shape == (6, 3, 32, 32)
+    assert layout_of(fam.nets["G"]) == torch.channels_last and fam.nets["G"].training
+    with torch.no_grad():
+        want = run_generator(fam.nets["G"], b["A"], "eval", torch.contiguous_format)
+    assert torch.equal(grid[1::3], want)

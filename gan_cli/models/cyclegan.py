@@ -29,7 +29,6 @@ from gan_cli.models.pix2pix import (
     NET_G_HELP,
     JunyanzFamily,
     TranslationOptions,
-    run_generator,
 )
 from gan_cli.nets.junyanz import NORMS
 from gan_cli.registry import Batch, Context, Losses, Phase, option, register
@@ -82,7 +81,7 @@ class CycleGAN(JunyanzFamily):
 
     def translate(self, nets, x: torch.Tensor, direction: str = "AtoB", test_mode: str | None = None, **opts):
         net = nets["G_A"] if direction == "AtoB" else nets["G_B"]
-        return run_generator(net, x, test_mode or self.opts.test_mode)
+        return self.run(net, x, test_mode)
 
     # --- training -----------------------------------------------------------------------------
     def g_step(self, batch: Batch, ctx: Context) -> Losses:

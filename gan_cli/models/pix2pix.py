@@ -108,21 +108,26 @@ def test_mode(nets: list[nn.Module], mode: str) -> Iterator[None]:
             m.momentum = momentum
 
 
-def run_generator(net: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
-    """G(x) in a test mode; "reference" runs image by image, as the reference's batch size of 1 does.
+def run_generator(net: nn.Module, x: torch.Tensor, mode: str, fmt: torch.memory_format) -> torch.Tensor:
+    """G(x) in a test mode, net and x in memory format `fmt`; "reference" runs image by image, as the reference's
+    batch size of 1 does.
 
-    The layout of net and x is fixed by the mode, because it picks the convolution kernels (a net reloaded
-    from a file, contiguous, would otherwise differ from the trained one, channels-last, in the last bits).
-    "eval" runs channels-last, as training does and as is fastest; the dropout modes run contiguous, since
-    dropout masks are drawn in memory order and only then are they the reference's for the same seed.
+    The layout is fixed by the caller because it picks the convolution kernels: a net reloaded from a file
+    (contiguous) would otherwise differ from the trained one (channels-last) in the last bits. Dropout masks
+    are drawn in memory order, so the dropout modes must run contiguous to draw the reference's masks.
     """
-    fmt = torch.channels_last if mode == "eval" else torch.contiguous_format
     net.to(memory_format=fmt)
     x = x.contiguous(memory_format=fmt)
     with test_mode([net], mode):
         if mode == "reference":
             return torch.cat([net(x[i : i + 1]) for i in range(x.shape[0])])
         return net(x)
+
+
+def layout_of(net: nn.Module) -> torch.memory_format:
+    w = next((p for p in net.parameters() if p.dim() == 4), None)
+    cl = w is not None and not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if cl else torch.contiguous_format
 
 
 class JunyanzFamily(Family):
@@ -143,6 +148,30 @@ class JunyanzFamily(Family):
                 f"{self.name}: netG {opts.netG} needs a size that is a multiple of {self.multiple}, not {size} "
                 f"(pick -o netG=unet_{size} or a resnet_*)"
             )
+
+    def layout(self, mode: str) -> torch.memory_format:
+        """The memory format inference runs in: channels-last for U-Nets in eval mode (batch 4, one thread of a
+        2.8 GHz Xeon: 0.20 s/image against 0.33 contiguous), contiguous for ResNets (1.34 s against 1.60) and
+        for the dropout modes (see run_generator)."""
+        unet = self.opts.netG.startswith("unet")
+        return torch.channels_last if unet and mode == "eval" else torch.contiguous_format
+
+    def run(self, net: nn.Module, x: torch.Tensor, test_mode: str | None) -> torch.Tensor:
+        mode = "eval" if self._previewing else (test_mode or self.opts.test_mode)
+        return run_generator(net, x, mode, self.layout(mode))
+
+    _previewing = False
+
+    def preview(self, nets, fixed):
+        """Training previews: eval mode whatever test_mode says, and the nets keep the layout training gave them."""
+        layouts = {k: layout_of(n) for k, n in nets.items()}
+        self._previewing = True
+        try:
+            return super().preview(nets, fixed)
+        finally:
+            self._previewing = False
+            for k, n in nets.items():
+                n.to(memory_format=layouts[k])
 
     def size_multiple(self) -> int:
         """What translation pads H and W up to (the generator's need), so any input size comes back whole."""
@@ -192,7 +221,7 @@ class Pix2Pix(JunyanzFamily):
         return [Phase("D", self.d_step), Phase("G", self.g_step, freeze=("D",), data=False)]
 
     def translate(self, nets, x: torch.Tensor, direction: str = "AtoB", test_mode: str | None = None, **opts):
-        return run_generator(nets["G"], x, test_mode or self.opts.test_mode)
+        return self.run(nets["G"], x, test_mode)
 
     def d_step(self, batch: Batch, ctx: Context) -> Losses:
         A, B, D = batch["A"], batch["B"], self.nets["D"]
