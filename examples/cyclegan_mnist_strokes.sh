@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CycleGAN on an unpaired task made from real MNIST digits: thin strokes <-> thick strokes, 32 px, on the CPU.
 # Domain A: eroded digits from the first half of MNIST; domain B: dilated digits from the second half
-# (no digit appears in both). Training: 6,000 images, 5.2 CPU-minutes of one 2.8 GHz Xeon core. Then both directions on 64 held-out digits of each domain, and the README
-# picture (input | output | the same digit's other version, which the model never saw).
+# (no digit appears in both). Training: 6,000 images, 5.2 CPU-minutes of one 2.8 GHz Xeon core.
+# Then both directions on 64 held-out digits of each domain, and the README pictures
+# (input | output | the same digit's other version, which the model never saw).
 # Run from anywhere; everything goes into $WORK (default: ./cyclegan-strokes-demo).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
