@@ -76,7 +76,9 @@ def prep_cmd(
     bg: Background = typer.Option(
         Background.white, "--bg", help="Background: white, keep (the photo) or transparent (RGBA PNG)."
     ),
-    all_faces: bool = typer.Option(False, "--all-faces", help="Write every face: STEM_0, STEM_1, ... (largest first)."),
+    all_faces: bool = typer.Option(
+        False, "--all-faces", help="Write every face: STEM_0, STEM_1, ... (largest first)."
+    ),
     margin: float = typer.Option(
         1.0, "--margin", min=0.5, max=3.0, help="Room around the face: 1 is the template, 1.5 zooms out."
     ),
