@@ -18,7 +18,7 @@ from gan_cli import __version__, console
 from gan_cli.errors import GanError
 
 # Each module here has `register(app)`, adding its command(s). Order = order in `gan --help`.
-COMMAND_MODULES = ("train", "sample", "mix", "info", "models", "export", "eval_fid", "prep")
+COMMAND_MODULES = ("train", "sample", "mix", "translate", "convert", "info", "models", "export", "eval_fid", "prep")
 
 app = typer.Typer(
     name="gan",

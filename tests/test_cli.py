@@ -31,6 +31,8 @@ def test_models_lists_families_with_task_kind(cli):
         "wgan-gp": "noise",
         "cgan": "class",
         "stylegan2": "noise",
+        "pix2pix": "paired",
+        "cyclegan": "unpaired",
     }
     assert expected.items() <= rows.items()
     from gan_cli.registry import FAMILIES

@@ -95,3 +95,16 @@ def cycle(x: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
 def identity(x: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
     """L1 between an image of the target domain and what the generator makes of it (should be itself)."""
     return (x - same).abs().mean()
+
+
+def to_target(scores: torch.Tensor, real: bool, mode: str) -> torch.Tensor:
+    """junyanz's GANLoss: every score of a (patch) map against one target, 1 for real and 0 for fake.
+
+    "vanilla": binary cross-entropy on logits; "lsgan": mean squared error. pix2pix and CycleGAN
+    halve D's sum of the real and fake terms, and give G the whole term (not least_squares_g's half).
+    """
+    if mode == "vanilla":
+        return F.softplus(-scores).mean() if real else F.softplus(scores).mean()
+    if mode == "lsgan":
+        return ((scores - 1) ** 2).mean() if real else (scores**2).mean()
+    raise ValueError(f"unknown gan_mode {mode!r} (vanilla, lsgan)")

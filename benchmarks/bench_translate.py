@@ -1,0 +1,111 @@
+"""`gan translate` images/s at 256 px against a plain per-image loop, in the same run, on the same files.
+
+Nets: resnet_9blocks (CycleGAN: instance norm, ngf 64) and unet_256 (pix2pix: batch norm, ngf 64),
+random reference init, saved as gan-cli generator checkpoints; eval test mode (deterministic).
+Inputs: --n PNG photos-like images (smooth colour patterns + noise), 256 x 256.
+
+- plain loop, per image: PIL open + convert, to tensor, G(x) in fp32 (contiguous, batch 1), to uint8, PIL save;
+- gan translate: the library behind the command (gan_cli.translate.Translator) with --batch-size B:
+  decode/encode threads overlapping the network, batching, channels-last; fp32 (bf16 is not within 1/255
+  for these nets, see bench_translate_nets.py).
+Both exclude loading the model. The outputs are compared: largest difference in 8-bit grey levels.
+
+    OMP_NUM_THREADS=2 python benchmarks/bench_translate.py [--n 8] [--batch-size 4] [--nets resnet_9blocks unet_256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_cli.io import images
+from gan_cli.nets.junyanz import set_test_mode
+from gan_cli.registry import get_family, parse_options
+from gan_cli.sampling import load_model
+from gan_cli.train.state import model_meta, save_generator
+from gan_cli.translate import Translator, plan
+
+NETS = {
+    "resnet_9blocks": ["netG=resnet_9blocks", "norm=instance", "no_dropout=true"],
+    "unet_256": ["netG=unet_256", "norm=batch"],
+}
+
+
+def make_images(folder: Path, n: int, size: int) -> None:
+    folder.mkdir(parents=True)
+    i = np.linspace(0, 1, size)[:, None, None]
+    j = np.linspace(0, 1, size)[None, :, None]
+    for k in range(n):
+        rng = np.random.default_rng(k)
+        f = rng.uniform(2, 9, 3)
+        base = 0.5 + 0.4 * np.sin(f * 6.28 * (i * rng.uniform() + j * rng.uniform()) + rng.uniform(0, 6, 3))
+        arr = np.clip(base * 255 + rng.normal(0, 12, (size, size, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"{k:04d}.png")
+
+
+def checkpoint(name: str, path: Path) -> Path:
+    cls = get_family("pix2pix")
+    opts = parse_options(cls, NETS[name])
+    fam = cls(opts, 256, 3, 0, 3)
+    torch.manual_seed(0)
+    fam.build()
+    return save_generator(path, fam, model_meta(fam, vars(opts), [], 0, "benchmark"))
+
+
+def plain_loop(ckpt: Path, src: Path, dst: Path) -> float:
+    """images/s of the simplest correct loop, one image at a time."""
+    G = set_test_mode(load_model(ckpt).nets["G"].to(memory_format=torch.contiguous_format), "eval")
+    paths = sorted(src.glob("*.png"))
+    dst.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for p in paths:
+        x = images.pil_to_tensor(Image.open(p).convert("RGB"))[None]
+        with torch.no_grad():
+            y = G(x)[0]
+        images.tensor_to_pil(y).save(dst / p.name)
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def translate(ckpt: Path, src: Path, dst: Path, batch_size: int) -> float:
+    model = load_model(ckpt)
+    jobs = plan(str(src), dst)
+    t0 = time.perf_counter()
+    Translator(model, batch_size=batch_size, opts={"test_mode": "eval"}).run(jobs)
+    return len(jobs) / (time.perf_counter() - t0)
+
+
+def max_diff(a: Path, b: Path) -> int:
+    return max(
+        int(np.abs(np.asarray(Image.open(p), dtype=int) - np.asarray(Image.open(b / p.name), dtype=int)).max())
+        for p in sorted(a.glob("*.png"))
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=8, help="images per measurement")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {args.n} images of 256 px")
+    print(f"{'net':<16} {'plain loop img/s':>17} {'gan translate img/s':>20} {'speed-up':>9} {'max diff':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_images(root / "in", args.n, 256)
+        for name in args.nets:
+            ckpt = checkpoint(name, root / f"{name}.safetensors")
+            translate(ckpt, root / "in", root / f"warm-{name}", args.batch_size)  # first-call costs out of the way
+            plain = plain_loop(ckpt, root / "in", root / f"plain-{name}")
+            fast = translate(ckpt, root / "in", root / f"fast-{name}", args.batch_size)
+            diff = max_diff(root / f"plain-{name}", root / f"fast-{name}")
+            print(f"{name:<16} {plain:>17.2f} {fast:>20.2f} {fast / plain:>8.2f}x {diff:>9}")
+
+
+if __name__ == "__main__":
+    main()

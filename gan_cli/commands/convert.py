@@ -1,0 +1,151 @@
+"""`gan convert SRC DST.safetensors`: a published checkpoint of another project -> a gan-cli generator checkpoint.
+
+Formats are a table: name -> (sniff, convert). `sniff(path)` says cheaply whether SRC looks like that
+format (by name and layout, without unpickling anything); `convert(path, direction)` reads it through a
+module of gan_cli/convert/ and returns a `Converted` checkpoint: the family that runs it, its options,
+size and channels, the tensors under the family's inference net names, and a `source` record. Another
+format (StyleGAN2, U-GAT-IT) is one more entry. The file written is an ordinary generator checkpoint
+(`kind: generator`, metadata `source`), so `gan translate --weights DST` / `gan sample` need no other flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from gan_cli import console
+from gan_cli.errors import BadInput
+
+HELP = """Convert a published checkpoint into a gan-cli generator checkpoint (.safetensors) that the other
+commands use with no other flag. Files are read with torch.load(weights_only=True): no pickled code runs.
+
+junyanz (pytorch-CycleGAN-and-pix2pix): a generator file (latest_net_G.pth, *_net_G_A.pth, *_net_G_B.pth,
+or a pretrained model such as horse2zebra.pth) becomes a one-generator checkpoint (family pix2pix, whatever
+it was trained as; architecture, norm, widths and channels are read from the keys); a checkpoints folder
+holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both directions.
+
+[bold]Examples[/]
+
+  gan convert latest_net_G.pth facades.safetensors
+  gan convert horse2zebra.pth horse2zebra.safetensors && gan translate --weights horse2zebra.safetensors in/ out/
+  gan convert checkpoints/maps_cyclegan/ maps.safetensors --from junyanz
+"""
+
+
+@dataclass
+class Converted:
+    family: str  # the gan-cli family that runs it
+    options: dict[str, Any]  # that family's options (all of them)
+    size: int  # the size it was trained at (translate's default --size)
+    channels: int  # output channels (domain B)
+    in_channels: int  # input channels (domain A)
+    tensors: dict[str, Any]  # "<inference net>.<key>" -> tensor
+    source: dict[str, Any]  # where it came from: format, file(s), sha256, what was detected
+    summary: str  # one line for the user
+
+
+def _junyanz_sniff(path: Path) -> bool:
+    if path.is_dir():
+        return any(path.glob("*_net_G*.pth"))
+    return path.suffix == ".pth"
+
+
+def _junyanz_convert(path: Path, direction: str | None) -> Converted:
+    from gan_cli.convert.junyanz import convert_junyanz
+
+    if path.is_dir():
+        if direction is not None:
+            raise BadInput("--direction is for one generator file; a checkpoints folder gives both directions")
+        pair = [_newest(path, "A"), _newest(path, "B")]
+        convs = [convert_junyanz(p) for p in pair]
+        a, b = (c.net_kwargs for c in convs)
+        if {**b, "in_ch": b["out_ch"], "out_ch": b["in_ch"]} != a:
+            raise BadInput(f"{pair[0].name} and {pair[1].name} are different networks; convert them one by one")
+        tensors = {f"G_{d}.{k}": v for d, c in zip("AB", convs) for k, v in c.tensors.items()}
+        return _junyanz_checkpoint("cyclegan", a, tensors, [c.source for c in convs])
+    conv = convert_junyanz(path, direction, family="pix2pix")
+    tensors = {f"G.{k}": v for k, v in conv.tensors.items()}
+    return _junyanz_checkpoint("pix2pix", conv.net_kwargs, tensors, [conv.source])
+
+
+def _newest(folder: Path, side: str) -> Path:
+    """latest_net_G_<side>.pth, else the highest-numbered epoch's."""
+    latest = folder / f"latest_net_G_{side}.pth"
+    if latest.is_file():
+        return latest
+    found = sorted(folder.glob(f"*_net_G_{side}.pth"), key=lambda p: (p.name.split("_")[0].isdigit(), p.name))
+    if not found:
+        raise BadInput(f"{folder}: no *_net_G_{side}.pth (a CycleGAN checkpoints folder holds G_A and G_B)")
+    return found[-1]
+
+
+def _junyanz_checkpoint(family: str, kw: dict[str, Any], tensors: dict, sources: list[dict]) -> Converted:
+    from gan_cli.models.pix2pix import GENERATORS
+    from gan_cli.registry import get_family
+
+    if kw["name"] not in GENERATORS:
+        raise BadInput(f"a {kw['name']} generator: gan-cli's {family} has netG {', '.join(GENERATORS)}")
+    fam = get_family(family)
+    # What junyanz's test.py does: train mode. It differs from eval only with BatchNorm or dropout.
+    mode = "reference" if kw["norm"] == "batch" or kw["use_dropout"] else "eval"
+    base = {k: v for k, v in dataclasses.asdict(fam.Options()).items()}
+    options = {**base, "netG": kw["name"], "ngf": kw["ngf"], "norm": kw["norm"], "no_dropout": not kw["use_dropout"]}
+    options["test_mode"] = mode
+    if family == "cyclegan" and kw["in_ch"] != kw["out_ch"]:
+        options["lambda_identity"] = 0.0
+    detected = sources[0]["detected"]
+    source = {"format": "junyanz", "files": sources, "test_mode": mode}
+    summary = f"{detected} -> {family} checkpoint (test mode {mode})"
+    return Converted(family, options, 256, kw["out_ch"], kw["in_ch"], tensors, source, summary)
+
+
+# format name -> (sniff, convert); sniffed in this order when --from is not given
+FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Converted]]] = {
+    "junyanz": (_junyanz_sniff, _junyanz_convert),
+}
+
+
+def convert(src: Path, dst: Path, fmt: str | None = None, direction: str | None = None) -> Converted:
+    """Convert SRC (format `fmt`, or sniffed) and write DST; return what was written."""
+    from gan_cli.io import checkpoint as ckpt
+    from gan_cli.registry import get_family, parse_options
+    from gan_cli.sampling import load_model
+    from gan_cli.train.state import model_meta
+
+    if dst.suffix != ".safetensors":
+        raise BadInput(f"{dst}: use a .safetensors file name")
+    if not src.exists():
+        raise BadInput(f"{src}: no such file or folder")
+    if fmt is None:
+        fmt = next((name for name, (sniff, _) in FORMATS.items() if sniff(src)), None)
+        if fmt is None:
+            raise BadInput(f"{src}: cannot tell its format; give --from ({', '.join(FORMATS)})")
+    elif fmt not in FORMATS:
+        raise BadInput(f"--from {fmt}: unknown format (known: {', '.join(FORMATS)})")
+    conv = FORMATS[fmt][1](src, direction)
+    cls = get_family(conv.family)
+    family = cls(parse_options(cls, None, conv.options), conv.size, conv.channels, 0, conv.in_channels)
+    meta = model_meta(family, conv.options, [], 0, f"converted from {src.name}")
+    ckpt.save(dst, conv.tensors, {**meta, "kind": "generator", "source": conv.source})
+    load_model(dst)  # the file must rebuild and load strictly, as translate will do
+    return conv
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert", help=HELP, no_args_is_help=True)(convert_cmd)
+
+
+def convert_cmd(
+    src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
+    dst: Path = typer.Argument(..., help="Output .safetensors file."),
+    fmt: str = typer.Option(None, "--from", help="Source format: junyanz (default: guessed from SRC)."),
+    direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
+) -> None:
+    conv = convert(src, dst, fmt, direction)
+    console.info(conv.summary)
+    console.out(str(dst))
