@@ -197,6 +197,10 @@ class Family:
     def directions(self) -> tuple[str, ...]:
         return ("AtoB", "BtoA") if self.task == "unpaired" else ("AtoB",)
 
+    def size_multiple(self) -> int:
+        """What image sides must be a multiple of (`translate --keep-size` pads to it): a U-Net's 2^depth."""
+        return 1
+
     # --- previews: fixed inputs (saved in checkpoints) and the grid made of them -------------------
     def preview_inputs(self, batch: Batch | None, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """The fixed inputs of the training previews: latents (and labels), or the first images of the data."""

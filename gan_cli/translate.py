@@ -158,7 +158,7 @@ class Translator:
         if direction not in fam.directions():
             raise BadInput(f"{fam.name} translates {' and '.join(fam.directions())}, not {direction}")
         self.model, self.direction, self.batch_size, self.opts = model, direction, max(1, batch_size), opts or {}
-        self.multiple = fam.size_multiple() if hasattr(fam, "size_multiple") else 1
+        self.multiple = fam.size_multiple()
         self.size = fam.size if size == -1 else size
         if self.size is not None and (self.size < 1 or self.size % self.multiple):
             raise BadInput(f"--size {self.size}: this {fam.name} generator needs a multiple of {self.multiple}")

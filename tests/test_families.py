@@ -172,3 +172,20 @@ def test_truncated_and_foreign_checkpoints(tmp_path):
     ckpt.save(tmp_path / "wrong.safetensors", tensors, meta)
     with pytest.raises(BadInput, match="do not fit"):
         load_model(tmp_path / "wrong.safetensors")
+
+
+def test_checkpoint_format_versions(tmp_path):
+    fam = _build("dcgan")
+    path = save_generator(tmp_path / "g.safetensors", fam, model_meta(fam, vars(fam.opts), [], 1, "x"))
+    tensors, meta = ckpt.load(path)
+    assert meta["format"] == "gan-cli/2"
+    ckpt.save(tmp_path / "v1.safetensors", tensors, {**meta, "format": "gan-cli/1"})
+    ckpt.read_meta(tmp_path / "v1.safetensors")  # older files still read
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "v99.safetensors"), {"gan_cli": '{"format": "gan-cli/99"}'})
+    with pytest.raises(BadInput, match="written by a newer gan-cli"):
+        ckpt.read_meta(tmp_path / "v99.safetensors")
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "list.safetensors"), {"gan_cli": "[1, 2]"})
+    with pytest.raises(BadInput, match="unknown checkpoint format"):
+        ckpt.read_meta(tmp_path / "list.safetensors")

@@ -22,7 +22,12 @@ from gan_cli import console
 from gan_cli.errors import BadInput
 
 HELP = """Convert a published checkpoint into a gan-cli generator checkpoint (.safetensors) that the other
-commands use with no other flag. Files are read with torch.load(weights_only=True): no pickled code runs.
+commands use with no other flag. Files are read with torch.load(weights_only=True), or for NVlabs pickles
+a restricted unpickler that rebuilds tensors and plain containers only: no pickled code runs.
+
+StyleGAN2: a rosinality/stylegan2-pytorch .pt (training checkpoint or convert_weight.py output: g_ema and
+latent_avg) or an NVlabs stylegan2-ada-pytorch / stylegan3 .pkl (G_ema, StyleGAN2 architecture) becomes a
+stylegan2 checkpoint for gan sample, gan mix and gan eval-fid, with the source's noise maps and mean w.
 
 junyanz (pytorch-CycleGAN-and-pix2pix): a generator file (latest_net_G.pth, *_net_G_A.pth, *_net_G_B.pth,
 or a pretrained model such as horse2zebra.pth) becomes a one-generator checkpoint (family pix2pix, whatever
@@ -31,6 +36,8 @@ holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both 
 
 [bold]Examples[/]
 
+  gan convert stylegan2-ffhq-config-f.pt ffhq.safetensors && gan sample --weights ffhq.safetensors --seed 233
+  gan convert ffhq.pkl ffhq-ada.safetensors --from nvlabs
   gan convert latest_net_G.pth facades.safetensors
   gan convert horse2zebra.pth horse2zebra.safetensors && gan translate --weights horse2zebra.safetensors in/ out/
   gan convert checkpoints/maps_cyclegan/ maps.safetensors --from junyanz
@@ -104,8 +111,56 @@ def _junyanz_checkpoint(family: str, kw: dict[str, Any], tensors: dict, sources:
     return Converted(family, options, 256, kw["out_ch"], kw["in_ch"], tensors, source, summary)
 
 
+def _rosinality_sniff(path: Path) -> bool:
+    from gan_cli.convert import pickle_head
+
+    return path.is_file() and path.suffix in (".pt", ".pth") and b"style.1.weight" in pickle_head(path)
+
+
+def _stylegan2_convert(path: Path, direction: str | None, source: str) -> Converted:
+    """A rosinality .pt or NVlabs .pkl StyleGAN2 generator -> a stylegan2 checkpoint (G with its mean w)."""
+    import torch
+
+    from gan_cli.convert.stylegan2 import convert_stylegan2
+    from gan_cli.registry import get_family
+
+    if direction is not None:
+        raise BadInput("--direction is for translation models; a StyleGAN2 generator has none")
+    conv = convert_stylegan2(path, source)
+    kw = conv.net_kwargs
+    if list(kw.get("blur_kernel", [1, 3, 3, 1])) != [1, 3, 3, 1]:
+        raise BadInput(f"{path}: a resampling filter of {kw['blur_kernel']}; gan-cli's stylegan2 uses [1, 3, 3, 1]")
+    base = dataclasses.asdict(get_family("stylegan2").Options())
+    options = {
+        **base,
+        "style_dim": kw["style_dim"],
+        "n_mlp": kw["n_mlp"],
+        "lr_mlp": float(kw.get("lr_mlp", 0.01)),
+        "channel_multiplier": kw.get("channel_multiplier", 2),
+        "channel_base": kw.get("channel_base", 0),
+        "channel_max": kw.get("channel_max", base["channel_max"]),
+        "z_dim": kw.get("z_dim") or 0,
+        "conv_clamp": float(kw.get("conv_clamp") or 0.0),
+    }
+    tensors = {f"G.{k}": v for k, v in conv.tensors.items()}
+    w_avg = conv.extra.get("w_avg")
+    if w_avg is None:  # a training checkpoint without latent_avg: the mean of w over 10,000 z, as rosinality does
+        from gan_cli.nets.stylegan2 import Generator
+
+        g = Generator(**kw)
+        g.load_state_dict(conv.tensors)
+        w_avg = g.mean_latent(10_000, torch.Generator().manual_seed(0))[0]
+        conv.source["w_avg"] = "mean of w over 10,000 random z (seed 0): the file has no latent_avg"
+    tensors["G.w_avg"] = w_avg.float()
+    channels = kw.get("img_channels", 3)
+    summary = f"{source} StyleGAN2 {kw['size']} px, w {kw['style_dim']}, {kw['n_mlp']}-layer mapping -> stylegan2"
+    return Converted("stylegan2", options, kw["size"], channels, channels, tensors, conv.source, summary)
+
+
 # format name -> (sniff, convert); sniffed in this order when --from is not given
 FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Converted]]] = {
+    "rosinality": (_rosinality_sniff, lambda p, d: _stylegan2_convert(p, d, "rosinality")),
+    "nvlabs": (lambda p: p.is_file() and p.suffix == ".pkl", lambda p, d: _stylegan2_convert(p, d, "nvlabs")),
     "junyanz": (_junyanz_sniff, _junyanz_convert),
 }
 
@@ -143,7 +198,7 @@ def register(app: typer.Typer) -> None:
 def convert_cmd(
     src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
-    fmt: str = typer.Option(None, "--from", help="Source format: junyanz (default: guessed from SRC)."),
+    fmt: str = typer.Option(None, "--from", help="Source format: rosinality, nvlabs or junyanz (default: guessed)."),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:
     conv = convert(src, dst, fmt, direction)

@@ -47,6 +47,7 @@ def checkpoint_info(path: Path) -> dict:
         "train": meta.get("train"),
         "gan_cli_version": meta.get("version"),
         "format": meta.get("format"),
+        "source": meta.get("source"),  # where a converted checkpoint came from
         "bytes": path.stat().st_size,
     }
 
@@ -70,6 +71,7 @@ def info_cmd(
         f"options    {_listing(info['options'])}",
         f"params     {params}",
         f"gan-cli    {info['gan_cli_version']} ({info['format']})",
+        *([f"source     {_source_line(info['source'])}"] if info["source"] else []),
     ]
     # Every value comes from the file: control characters (ESC, OSC, newlines) are shown escaped,
     # so a crafted checkpoint cannot retitle or clear the terminal or forge lines.
@@ -83,3 +85,13 @@ def _listing(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)
+
+
+def _source_line(source: object) -> str:
+    if isinstance(source, dict):
+        what = source.get("format", "?")
+        files = source.get("file") or ", ".join(
+            f.get("file", "?") for f in source.get("files", []) if isinstance(f, dict)
+        )
+        return f"converted from {what} {files} (sha256 {str(source.get('sha256', ''))[:12]}...)" if files else str(what)
+    return str(source)

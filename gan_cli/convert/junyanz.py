@@ -25,7 +25,6 @@ whole pickled model (torch.save(net)) is refused with a message saying so.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import re
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_cli.convert import sha256
 from gan_cli.errors import BadInput
 from gan_cli.nets.junyanz import build_generator
 
@@ -67,7 +67,7 @@ def convert_junyanz(path: str | Path, direction: str | None = None, family: str 
         tensors=tensors,
         source={
             "file": path.name,
-            "sha256": _sha256(path),
+            "sha256": sha256(path),
             "detected": _summary(kwargs),
             "direction": _direction(path, direction),
             "dropout": "checkpoint" if dropout_seen else "assumed",
@@ -198,11 +198,3 @@ def _direction(path: Path, direction: str | None) -> str | None:
         other = "G_B" if m and m.group(1) == "A" else "G_A"
         raise BadInput(f"{path.name} maps {from_name[0]} to {from_name[-1]}; for {direction} give *_net_{other}.pth")
     return direction or from_name
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

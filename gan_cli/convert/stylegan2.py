@@ -22,7 +22,6 @@ computes what rosinality computes, with these differences, handled as said:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 import torch
 
+from gan_cli.convert import sha256
 from gan_cli.convert.unpickle import load_network_pickle, module_tensors
 from gan_cli.errors import BadInput
 from gan_cli.nets.stylegan2 import Generator, channel_table
@@ -55,16 +55,8 @@ def convert_stylegan2(path: Path, source: str | None = None) -> Converted:
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     conv = _from_rosinality(path) if source == "rosinality" else _from_nvlabs(path)
-    conv.source = {"format": source, "file": path.name, "sha256": _sha256(path), **conv.source}
+    conv.source = {"format": source, "file": path.name, "sha256": sha256(path), **conv.source}
     return conv
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _expected(net_kwargs: dict[str, Any]) -> dict[str, torch.Size]:
@@ -107,8 +99,9 @@ def _from_rosinality(path: Path) -> Converted:
     _check_complete(sd, kwargs, f"{path} g_ema")
     extra = {"w_avg": ckpt["latent_avg"].float().reshape(-1)} if key and "latent_avg" in ckpt else {}
     ignored = sorted(k for k in ckpt if k not in ("g_ema", "latent_avg")) if key else []
-    return Converted(kwargs, sd, extra, {"generator": key or "(top level)", "keys_consumed": len(sd),
-                                         "ignored": ignored})
+    return Converted(
+        kwargs, sd, extra, {"generator": key or "(top level)", "keys_consumed": len(sd), "ignored": ignored}
+    )
 
 
 def _rosinality_kwargs(sd: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -119,8 +112,13 @@ def _rosinality_kwargs(sd: dict[str, torch.Tensor]) -> dict[str, Any]:
     table = {4: sd["input.input"].shape[1]}
     for j in range(n_up):
         table[8 * 2**j] = sd[f"convs.{2 * j}.conv.weight"].shape[1]
-    kwargs: dict[str, Any] = dict(size=size, style_dim=style_dim, n_mlp=n_mlp, **_channel_kwargs(table, size),
-                                  img_channels=sd["to_rgb1.conv.weight"].shape[1])
+    kwargs: dict[str, Any] = dict(
+        size=size,
+        style_dim=style_dim,
+        n_mlp=n_mlp,
+        **_channel_kwargs(table, size),
+        img_channels=sd["to_rgb1.conv.weight"].shape[1],
+    )
     if z_dim != style_dim:
         kwargs["z_dim"] = z_dim
     if "convs.0.conv.blur.kernel" in sd:  # a non-default FIR kernel is visible in the stored buffer
@@ -150,8 +148,18 @@ def _channel_kwargs(table: dict[int, int], size: int) -> dict[str, int]:
 
 _TOP = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"}
 _MAPPING = {"num_layers", "lr_multiplier", "activation", "w_avg_beta", "embed_features", "layer_features"}
-_SYNTH = {"channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture", "resample_filter",
-          "use_noise", "activation", "fp16_channels_last", "kernel_size"}
+_SYNTH = {
+    "channel_base",
+    "channel_max",
+    "num_fp16_res",
+    "conv_clamp",
+    "architecture",
+    "resample_filter",
+    "use_noise",
+    "activation",
+    "fp16_channels_last",
+    "kernel_size",
+}
 
 
 def _from_nvlabs(path: Path) -> Converted:
@@ -161,22 +169,29 @@ def _from_nvlabs(path: Path) -> Converted:
         raise BadInput(f"{path} is not an NVlabs network pickle with G_ema (found {found})")
     g = data["G_ema"]
     src = module_tensors(g)
-    if g["class_name"] != "Generator" or any(k.startswith("synthesis.L0_") or k.startswith("synthesis.input.")
-                                             for k in src):
+    if g["class_name"] != "Generator" or any(
+        k.startswith("synthesis.L0_") or k.startswith("synthesis.input.") for k in src
+    ):
         kind = "a StyleGAN3 (alias-free)" if "synthesis.input.affine.weight" in src else f"a {g['class_name']}"
         raise BadInput(f"{path}: G_ema is {kind} network, not a StyleGAN2 generator")
     kwargs = _nvlabs_kwargs(dict(g["init_kwargs"]), path)
     tensors = _rename_nvlabs(src, kwargs)
     _check_complete(tensors, kwargs, f"{path} G_ema")
-    return Converted(kwargs, tensors, {"w_avg": src["mapping.w_avg"].float().clone()},
-                     {"generator": "G_ema", "keys_consumed": len(src),
-                      "ignored": sorted(k for k in data if k != "G_ema")})
+    return Converted(
+        kwargs,
+        tensors,
+        {"w_avg": src["mapping.w_avg"].float().clone()},
+        {"generator": "G_ema", "keys_consumed": len(src), "ignored": sorted(k for k in data if k != "G_ema")},
+    )
 
 
 def _nvlabs_kwargs(kw: dict[str, Any], path: Path) -> dict[str, Any]:
     mk, sk = dict(kw.get("mapping_kwargs") or {}), dict(kw.get("synthesis_kwargs") or {})
-    unknown = sorted(set(kw) - _TOP) + sorted(f"mapping_kwargs.{k}" for k in set(mk) - _MAPPING) + sorted(
-        f"synthesis_kwargs.{k}" for k in set(sk) - _SYNTH)
+    unknown = (
+        sorted(set(kw) - _TOP)
+        + sorted(f"mapping_kwargs.{k}" for k in set(mk) - _MAPPING)
+        + sorted(f"synthesis_kwargs.{k}" for k in set(sk) - _SYNTH)
+    )
     if unknown:
         raise BadInput(f"{path}: G_ema has options this converter does not know: {', '.join(unknown)}")
     w_dim = kw["w_dim"]
@@ -192,9 +207,13 @@ def _nvlabs_kwargs(kw: dict[str, Any], path: Path) -> dict[str, Any]:
         if got != want:
             raise BadInput(f"{path}: G_ema has {name}={got!r}; only {want!r} is supported")
     out: dict[str, Any] = dict(
-        size=kw["img_resolution"], style_dim=w_dim, n_mlp=mk.get("num_layers", 8),
-        lr_mlp=float(mk.get("lr_multiplier", 0.01)), img_channels=kw["img_channels"],
-        channel_base=sk.get("channel_base", 32768), channel_max=sk.get("channel_max", 512),
+        size=kw["img_resolution"],
+        style_dim=w_dim,
+        n_mlp=mk.get("num_layers", 8),
+        lr_mlp=float(mk.get("lr_multiplier", 0.01)),
+        img_channels=kw["img_channels"],
+        channel_base=sk.get("channel_base", 32768),
+        channel_max=sk.get("channel_max", 512),
         blur_kernel=list(sk.get("resample_filter", [1, 3, 3, 1])),
     )
     if kw["z_dim"] != w_dim:
@@ -216,8 +235,10 @@ def _rename_nvlabs(src: dict[str, torch.Tensor], kwargs: dict[str, Any]) -> dict
 
     left.pop("mapping.w_avg", None)
     for i in range(kwargs["n_mlp"]):
-        out[f"style.{i + 1}.weight"], out[f"style.{i + 1}.bias"] = take(f"mapping.fc{i}.weight"), take(
-            f"mapping.fc{i}.bias")
+        out[f"style.{i + 1}.weight"], out[f"style.{i + 1}.bias"] = (
+            take(f"mapping.fc{i}.weight"),
+            take(f"mapping.fc{i}.bias"),
+        )
     out["input.input"] = take("synthesis.b4.const").unsqueeze(0)
     log_size = int(math.log2(kwargs["size"]))
     layers = [("synthesis.b4.conv1", "conv1", 0)]

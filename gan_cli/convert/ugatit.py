@@ -18,7 +18,6 @@ the file's: a missing, extra or misshapen tensor is an error, so every key is ac
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import zipfile
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gan_cli.convert import sha256
 from gan_cli.errors import BadInput
 from gan_cli.nets import photo2cartoon, ugatit
 
@@ -56,7 +56,7 @@ def convert_ugatit(path: Path, which: str = "genA2B") -> Converted:
     _check_against_net(sd, family, kwargs, path, which)
     source = {
         "file": str(path),
-        "sha256": _sha256(path),
+        "sha256": sha256(path),
         "which": which,
         "nets_in_file": [k for k in params if isinstance(params[k], dict)],
         "detected": detected,
@@ -181,11 +181,3 @@ def _check_against_net(
     for k, v in sd.items():
         if not v.is_floating_point():
             raise BadInput(f"{path}: {which}.{k} has dtype {v.dtype}; expected floating-point weights")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -26,7 +26,8 @@ from gan_cli import __version__
 from gan_cli.errors import BadInput
 from gan_cli.io.atomic import atomic_path
 
-FORMAT = "gan-cli/1"
+FORMAT = "gan-cli/2"  # 2: the v2 family contract (fixed.*, data.cursor.<domain>, rng.*.<rank>, state.*)
+FORMAT_VERSION = 2
 
 
 def save(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
@@ -75,8 +76,16 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         meta = json.loads(raw)
     except ValueError:
         raise BadInput(f"{path}: gan-cli metadata is not valid JSON") from None
-    if not str(meta.get("format", "")).startswith("gan-cli/"):
-        raise BadInput(f"{path}: unknown checkpoint format {meta.get('format')!r}")
+    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("gan-cli/"):
+        raise BadInput(f"{path}: unknown checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
+    version = str(meta["format"]).split("/", 1)[1]
+    if not version.isdigit():
+        raise BadInput(f"{path}: unknown checkpoint format {meta['format']!r}")
+    if int(version) > FORMAT_VERSION:
+        raise BadInput(
+            f"{path}: written by a newer gan-cli (format {meta['format']}, this one reads up to "
+            f"{FORMAT}); upgrade gan-cli"
+        )
     return meta
 
 
