@@ -122,6 +122,12 @@ class LoadedModel:
     def translate(self, x: torch.Tensor, direction: str = "AtoB", **opts: Any) -> torch.Tensor:
         if direction not in self.family.directions():
             raise BadInput(f"{self.family.name} translates {' and '.join(self.family.directions())}, not {direction}")
+        try:
+            return self._translate(x, direction, **opts)
+        except KeyError as e:
+            raise BadInput(f"{self.path} has no generator for {direction} ({e.args[0]} is not in the file)") from None
+
+    def _translate(self, x: torch.Tensor, direction: str, **opts: Any) -> torch.Tensor:
         return self.family.translate(self.nets, x.to(self.device), direction, **opts).float().clamp_(-1, 1).cpu()
 
 
@@ -150,8 +156,13 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expe
     tensors, _ = ckpt.load(path)
     nets = {}
     for name in family.inference:
-        ckpt.load_module(inference_prefix(name, tensors), built[name], tensors, path)
+        prefix = inference_prefix(name, tensors)
+        if family.task in ("paired", "unpaired") and not any(k.startswith(prefix + ".") for k in tensors):
+            continue  # a translation checkpoint may hold one direction only (photo2cartoon's genA2B)
+        ckpt.load_module(prefix, built[name], tensors, path)
         nets[name] = built[name].to(device).eval()
+    if not nets:
+        raise BadInput(f"{path}: has no weights for any of {', '.join(family.inference)}")
     return LoadedModel(family, nets, meta, path, torch.device(device))
 
 

@@ -4,6 +4,8 @@ for key; CycleGAN folders give both directions; other files are refused saying w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from safetensors import safe_open
 from test_junyanz_nets import CONFIGS, DATA, TOL, max_diff_to_golden
 from torch import nn
 
+from gan_cli.errors import BadInput
 from gan_cli.io import checkpoint as ckpt
 from gan_cli.io import images
 from gan_cli.nets.junyanz import build_generator, init_weights
@@ -140,3 +143,29 @@ def test_wrong_files_are_refused_saying_what_they_are(cli, tmp_path):
     src.write_bytes((DATA / "resnet_6blocks-batch.pth").read_bytes())
     assert_clean_error(cli("convert", src, out, "--direction", "BtoA"), 2, "maps A to B")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "name, config, directions",
+    [("ugatit_light_params.pt", "ugatit_light", ("AtoB", "BtoA")), ("p2c_light_params.pt", "p2c_light", ("AtoB",))],
+)
+def test_ugatit_and_photo2cartoon_checkpoints_convert_and_translate_as_the_reference(
+    cli, tmp_path, name, config, directions
+):
+    from safetensors.torch import load_file
+
+    from gan_cli.sampling import load_model
+
+    data = Path(__file__).parent / "data" / "ugatit"
+    dst = tmp_path / "c.safetensors"
+    r = cli("convert", data / name, dst)
+    assert r.code == 0, r.err
+    golden = load_file(str(data / "expected.safetensors"))
+    x = golden[f"{config}.input"].float() / 127.5 - 1
+    model = load_model(dst)
+    for direction, net in zip(directions, ("genA2B", "genB2A")):
+        want = golden[f"{config}.{net}.out"].clamp(-1, 1)
+        assert (model.translate(x, direction) - want).abs().max() < 1e-5
+    if directions == ("AtoB",):  # photo2cartoon's release holds genA2B only
+        with pytest.raises(BadInput, match="no generator for BtoA"):
+            model.translate(x, "BtoA")

@@ -25,6 +25,9 @@ HELP = """Convert a published checkpoint into a gan-cli generator checkpoint (.s
 commands use with no other flag. Files are read with torch.load(weights_only=True), or for NVlabs pickles
 a restricted unpickler that rebuilds tensors and plain containers only: no pickled code runs.
 
+U-GAT-IT / Photo2Cartoon: the official U-GAT-IT checkpoint (*_params_*.pt: genA2B and genB2A) or
+minivision's photo2cartoon_weights.pt becomes a ugatit or photo2cartoon checkpoint for gan translate.
+
 StyleGAN2: a rosinality/stylegan2-pytorch .pt (training checkpoint or convert_weight.py output: g_ema and
 latent_avg) or an NVlabs stylegan2-ada-pytorch / stylegan3 .pkl (G_ema, StyleGAN2 architecture) becomes a
 stylegan2 checkpoint for gan sample, gan mix and gan eval-fid, with the source's noise maps and mean w.
@@ -157,10 +160,39 @@ def _stylegan2_convert(path: Path, direction: str | None, source: str) -> Conver
     return Converted("stylegan2", options, kw["size"], channels, channels, tensors, conv.source, summary)
 
 
+def _ugatit_sniff(path: Path) -> bool:
+    from gan_cli.convert import pickle_head
+
+    return path.is_file() and path.suffix in (".pt", ".pth") and b"genA2B" in pickle_head(path)
+
+
+def _ugatit_convert(path: Path, direction: str | None) -> Converted:
+    """U-GAT-IT's `*_params_*.pt` or minivision's `photo2cartoon_weights.pt`: genA2B (and genB2A if present)."""
+    from gan_cli.convert.ugatit import convert_ugatit
+    from gan_cli.registry import get_family
+
+    if direction is not None:
+        raise BadInput("--direction: a U-GAT-IT checkpoint keeps genA2B (AtoB) and genB2A (BtoA) as they are")
+    first = convert_ugatit(path, "genA2B")
+    convs = [first] + ([convert_ugatit(path, "genB2A")] if "genB2A" in first.source["nets_in_file"] else [])
+    kw, fam = first.net_kwargs, first.family
+    options = dataclasses.asdict(get_family(fam).Options())
+    options.update(ngf=kw["ngf"], light=kw["light"])
+    if fam == "ugatit":
+        options["n_res"] = kw["n_blocks"]
+    channels, in_channels = kw.get("output_nc", 3), kw.get("input_nc", 3)
+    tensors = {f"{c.source['which']}.{k}": v for c in convs for k, v in c.tensors.items()}
+    source = {"format": fam, **first.source, "which": [c.source["which"] for c in convs]}
+    what = " and ".join(c.source["which"] for c in convs)
+    summary = f"{fam} generator(s) {what}, ngf {kw['ngf']}, {'light' if kw['light'] else 'full'} -> {fam}"
+    return Converted(fam, options, kw["img_size"], channels, in_channels, tensors, source, summary)
+
+
 # format name -> (sniff, convert); sniffed in this order when --from is not given
 FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Converted]]] = {
     "rosinality": (_rosinality_sniff, lambda p, d: _stylegan2_convert(p, d, "rosinality")),
     "nvlabs": (lambda p: p.is_file() and p.suffix == ".pkl", lambda p, d: _stylegan2_convert(p, d, "nvlabs")),
+    "ugatit": (_ugatit_sniff, _ugatit_convert),
     "junyanz": (_junyanz_sniff, _junyanz_convert),
 }
 
@@ -198,7 +230,9 @@ def register(app: typer.Typer) -> None:
 def convert_cmd(
     src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
-    fmt: str = typer.Option(None, "--from", help="Source format: rosinality, nvlabs or junyanz (default: guessed)."),
+    fmt: str = typer.Option(
+        None, "--from", help="Source format: rosinality, nvlabs, ugatit or junyanz (default: guessed)."
+    ),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:
     conv = convert(src, dst, fmt, direction)

@@ -75,9 +75,9 @@ class Trainer:
         self.family = fam = fam_cls(opts, cfg.size, data.channels, num_classes, data.in_channels)
         for net in fam.build().values():
             net.to(device=self.device).train()
-            if cfg.channels_last:  # conv weights in NHWC order (4-D tensors only: StyleGAN2 keeps 5-D weights)
+            if cfg.channels_last:  # conv kernels in NHWC order; not 5-D (StyleGAN2) or (1, C, 1, 1) scales (AdaLIN)
                 for t in (*net.parameters(), *net.buffers()):
-                    if t.dim() == 4:
+                    if t.dim() == 4 and t.shape[2] * t.shape[3] > 1:
                         t.data = t.data.contiguous(memory_format=torch.channels_last)
             D.broadcast_module(net, self.d)
         self.ema = fam.ema()
