@@ -7,8 +7,9 @@ a grouped transposed conv followed by a separate blur for each up layer, fused_l
 fallback as separate ops, grouped convs for the modulation. Both start from the same w, with
 const noise; the script checks that their images agree.
 
-Each variant runs in its own process, so that its peak resident memory (getrusage ru_maxrss)
-is its own. img/s is the best of --rounds timed rounds after one warm-up.
+The variants are timed in turn in one process, round after round, so that the load of a shared
+machine hits them alike; img/s is each one's best round after a warm-up. Peak resident memory
+(getrusage ru_maxrss) comes from one forward of each variant in a fresh process.
 
     python benchmarks/bench_stylegan2.py [--rounds 3] [--sizes 256 1024] [--train64]
 """
@@ -16,13 +17,11 @@ is its own. img/s is the best of --rounds timed rounds after one warm-up.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 import torch
@@ -99,35 +98,47 @@ def build(size: int) -> tuple[Generator, torch.Tensor]:
     return g, ws
 
 
-def timed(fn, rounds: int) -> float:
-    fn()
-    best = math.inf
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def child(variant: str, size: int, rounds: int, out_path: str) -> None:
-    g, ws = build(size)
+def variants(g: Generator, ws: torch.Tensor) -> dict:
     sd = dict(g.state_dict())
-    if variant == "reference":
-        fn = lambda: reference_synthesis(sd, g, ws)  # noqa: E731
-    elif variant == "gan-cli":
-        fn = lambda: g.synthesis(ws)  # noqa: E731
-    else:  # gan-cli under bf16 autocast
 
-        def fn():
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return g.synthesis(ws).float()
+    def bf16():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return g.synthesis(ws).float()
 
+    return {"reference": lambda: reference_synthesis(sd, g, ws), "gan-cli": lambda: g.synthesis(ws),
+            "gan-cli-bf16": bf16}
+
+
+def peak_child(variant: str, size: int) -> None:
+    """One forward of one variant in a fresh process: its peak resident memory."""
+    g, ws = build(size)
     with torch.no_grad():
-        sec = timed(fn, rounds)
-        torch.save(fn(), out_path)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(variant=variant, size=size, batch=ws.shape[0], sec=sec, img_s=ws.shape[0] / sec,
-                          peak_mb=peak)))
+        variants(g, ws)[variant]()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def bench(size: int, rounds: int) -> None:
+    """Variants timed in turn, round after round (machine noise hits all alike); best round each."""
+    peaks = {}  # first: a child forked from a big parent reports the parent's size as its own peak
+    for k in ("reference", "gan-cli", "gan-cli-bf16"):
+        cmd = [sys.executable, __file__, "--peak", k, str(size)]
+        peaks[k] = float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    g, ws = build(size)
+    fns = variants(g, ws)
+    best = dict.fromkeys(fns, math.inf)
+    with torch.no_grad():
+        outs = {k: fn() for k, fn in fns.items()}  # warm-up
+        for _ in range(rounds):
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                best[k] = min(best[k], time.perf_counter() - t0)
+    ref, n = outs["reference"], ws.shape[0]
+    for k in fns:
+        diff = (outs[k] - ref).abs().max().item()
+        print(f"{size:5d} px batch {n}  {k:13s} {n / best[k]:7.3f} img/s  x{best['reference'] / best[k]:.2f}  "
+              f"peak RSS {peaks[k]:6.0f} MB  max |diff| vs reference {diff:.2e} (image range +-{ref.abs().max():.1f})",
+              flush=True)
 
 
 def train64(rounds: int) -> None:
@@ -141,7 +152,12 @@ def train64(rounds: int) -> None:
         F.softplus(-d(fake)).mean().backward()
         F.softplus(d(fake.detach())).mean().backward()
 
-    sec = timed(step, rounds)
+    step()
+    sec = math.inf
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        step()
+        sec = min(sec, time.perf_counter() - t0)
     print(f"64 px G+D forward/backward, batch 8: {sec:.2f} s/step ({8 / sec:.1f} img/s)")
 
 
@@ -150,27 +166,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--train64", action="store_true", help="also time a 64 px G+D forward/backward")
-    ap.add_argument("--child", nargs=3, metavar=("VARIANT", "SIZE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--peak", nargs=2, metavar=("VARIANT", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        child(args.child[0], int(args.child[1]), args.rounds, args.child[2])
+    if args.peak:
+        peak_child(args.peak[0], int(args.peak[1]))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes:
-            res, outs = {}, {}
-            for v in ("reference", "gan-cli", "gan-cli-bf16"):
-                outs[v] = f"{tmp}/{v}-{size}.pt"
-                cmd = [sys.executable, __file__, "--rounds", str(args.rounds), "--child", v, str(size), outs[v]]
-                res[v] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-            ref = torch.load(outs["reference"], weights_only=True)
-            for v, r in res.items():
-                diff = (torch.load(outs[v], weights_only=True) - ref).abs().max().item()
-                print(f"{size:5d} px batch {r['batch']}  {v:13s} {r['img_s']:7.3f} img/s  "
-                      f"x{r['img_s'] / res['reference']['img_s']:.2f}  peak RSS {r['peak_mb']:6.0f} MB  "
-                      f"max |diff| vs reference {diff:.2e} (image range +-{ref.abs().max().item():.1f})")
+    for size in args.sizes:
+        bench(size, args.rounds)
     if args.train64:
         train64(args.rounds)
+    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":
