@@ -277,15 +277,12 @@ class ConvLayer(nn.Sequential):
         super().__init__(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self[1] if isinstance(self[0], Blur) else self[0]
-        if isinstance(self[0], Blur):
-            k = conv.weight.shape[-1]
-            if k == 1:  # blur and subsample in one depthwise conv, then a 1x1: only kept pixels are computed
-                return self._act(F.conv2d(self[0](x, stride=2), conv.weight * conv.scale, conv.bias))
-            x = self[0](x)
-        return self._act(conv(x))
-
-    def _act(self, x: torch.Tensor) -> torch.Tensor:
+        blur_, conv = (self[0], self[1]) if isinstance(self[0], Blur) else (None, self[0])
+        if blur_ is not None and conv.weight.shape[-1] == 1:
+            # the 1x1 skip: blur and subsample in one strided depthwise conv (only kept pixels computed)
+            x = F.conv2d(blur_(x, stride=2), conv.weight * conv.scale, conv.bias)
+        else:
+            x = conv(blur_(x) if blur_ is not None else x)
         return self[-1](x) if isinstance(self[-1], FusedLeakyReLU) else x
 
 
