@@ -117,12 +117,18 @@ def peak_child(variant: str, size: int) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def bench(size: int, rounds: int) -> None:
-    """Variants timed in turn, round after round (machine noise hits all alike); best round each."""
-    peaks = {}  # first: a child forked from a big parent reports the parent's size as its own peak
+def peaks(size: int) -> dict[str, float]:
+    """Peak RSS (MB) per variant. Call before any benchmark: a child forked from a big parent reports
+    the parent's size as its own peak."""
+    out = {}
     for k in ("reference", "gan-cli", "gan-cli-bf16"):
         cmd = [sys.executable, __file__, "--peak", k, str(size)]
-        peaks[k] = float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        out[k] = float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return out
+
+
+def bench(size: int, rounds: int, peaks: dict[str, float]) -> None:
+    """Variants timed in turn, round after round (machine noise hits all alike); best round each."""
     g, ws = build(size)
     fns = variants(g, ws)
     best = dict.fromkeys(fns, math.inf)
@@ -172,8 +178,9 @@ def main() -> None:
         peak_child(args.peak[0], int(args.peak[1]))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
+    memory = {size: peaks(size) for size in args.sizes}
     for size in args.sizes:
-        bench(size, args.rounds)
+        bench(size, args.rounds, memory[size])
     if args.train64:
         train64(args.rounds)
     print(f"load average {os.getloadavg()}")
