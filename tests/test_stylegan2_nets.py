@@ -152,12 +152,15 @@ def test_upsample2x_is_upfirdn2d():
         assert (upsample2x(x, k) - upfirdn_naive(x, k, 2, 1, (2, 1))).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("n", [1, 3])
 @pytest.mark.parametrize("up,demod,k", [(False, True, 3), (True, True, 3), (False, False, 1)])
-def test_modulated_conv_matches_per_sample_loop(up, demod, k):
+def test_modulated_conv_matches_per_sample_loop(n, up, demod, k):
     torch.manual_seed(0)
-    x, weight, style = torch.randn(3, 5, 6, 6), torch.randn(4, 5, k, k), torch.randn(3, 5)
-    out = modulated_conv2d(x, weight, style, demod, up=up, padding=0 if up else k // 2)
-    for i in range(3):
+    x, weight, style = torch.randn(n, 5, 6, 6), torch.randn(4, 5, k, k), torch.randn(n, 5)
+    out, dcoef = modulated_conv2d(x, weight, style, demod, up=up, padding=0 if up else k // 2)
+    if dcoef is not None:
+        out = out * dcoef[:, :, None, None]
+    for i in range(n):
         w = weight * style[i].view(1, 5, 1, 1)
         if demod:
             w = w / (w.square().sum([1, 2, 3], keepdim=True) + 1e-8).sqrt()

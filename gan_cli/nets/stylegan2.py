@@ -68,8 +68,8 @@ class FusedLeakyReLU(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
         self.clamp = clamp
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return bias_leaky_relu(x, self.bias, clamp=self.clamp)
+    def forward(self, x: torch.Tensor, scale: torch.Tensor | None = None, shift: torch.Tensor | None = None):
+        return bias_leaky_relu(x, self.bias, clamp=self.clamp, scale=scale, shift=shift)
 
 
 class Blur(nn.Module):
@@ -105,19 +105,19 @@ class ModulatedConv2d(nn.Module):
             p = len(blur_kernel) - 2 - (k - 1)
             self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), gain=4.0)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(y, dcoef): y * dcoef[:, :, None, None] is the layer's output (see modulated_conv2d)."""
         style = self.modulation(w)
-        out = modulated_conv2d(x, self.weight[0] * self.scale, style, self.demodulate, self.upsample, self.padding)
-        return self.blur(out) if self.upsample else out
+        y, dcoef = modulated_conv2d(x, self.weight[0] * self.scale, style, self.demodulate, self.upsample, self.padding)
+        return (self.blur(y) if self.upsample else y), dcoef
 
 
 class NoiseInjection(nn.Module):
+    """The learned noise strength; StyledConv adds weight * noise inside its activation pass."""
+
     def __init__(self):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return x if noise is None else x + self.weight * noise
 
 
 class ConstantInput(nn.Module):
@@ -126,7 +126,8 @@ class ConstantInput(nn.Module):
         self.input = nn.Parameter(torch.randn(1, channels, size, size))
 
     def forward(self, n: int) -> torch.Tensor:
-        return self.input.expand(n, -1, -1, -1)
+        # channels-last from here on: oneDNN's convolutions and depthwise filters are faster in it
+        return self.input.expand(n, -1, -1, -1).contiguous(memory_format=torch.channels_last)
 
 
 class StyledConv(nn.Module):
@@ -138,7 +139,8 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(c_out, clamp=clamp)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        y, dcoef = self.conv(x, w)
+        return self.activate(y, dcoef, None if noise is None else self.noise.weight * noise)
 
 
 class ToRGB(nn.Module):
@@ -152,7 +154,8 @@ class ToRGB(nn.Module):
         self.clamp = clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
-        out = self.conv(x, w) + self.bias
+        y, _ = self.conv(x, w)
+        out = y + self.bias.to(y.dtype)
         if self.clamp is not None:
             out = out.clamp(-self.clamp, self.clamp)
         return out if skip is None else out + self.upsample(skip)
@@ -229,7 +232,7 @@ class Generator(nn.Module):
             x = self.convs[2 * j](x, ws[:, i], noise[i])
             x = self.convs[2 * j + 1](x, ws[:, i + 1], noise[i + 1])
             skip = to_rgb(x, ws[:, i + 2], skip)
-        return skip
+        return skip.contiguous()
 
     def forward(self, styles: torch.Tensor | Sequence[torch.Tensor], input_is_latent: bool = False,
                 truncation: float = 1.0, truncation_latent: torch.Tensor | None = None,
@@ -274,15 +277,12 @@ class ConvLayer(nn.Sequential):
         super().__init__(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self[1] if isinstance(self[0], Blur) else self[0]
-        if isinstance(self[0], Blur):
-            k = conv.weight.shape[-1]
-            if k == 1:  # blur and subsample in one depthwise conv, then a 1x1: only kept pixels are computed
-                return self._act(F.conv2d(self[0](x, stride=2), conv.weight * conv.scale, conv.bias))
-            x = self[0](x)
-        return self._act(conv(x))
-
-    def _act(self, x: torch.Tensor) -> torch.Tensor:
+        blur_, conv = (self[0], self[1]) if isinstance(self[0], Blur) else (None, self[0])
+        if blur_ is not None and conv.weight.shape[-1] == 1:
+            # the 1x1 skip: blur and subsample in one strided depthwise conv (only kept pixels computed)
+            x = F.conv2d(blur_(x, stride=2), conv.weight * conv.scale, conv.bias)
+        else:
+            x = conv(blur_(x) if blur_ is not None else x)
         return self[-1](x) if isinstance(self[-1], FusedLeakyReLU) else x
 
 
@@ -325,12 +325,12 @@ class Discriminator(nn.Module):
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, ch[4], act=True), EqualLinear(ch[4], 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.convs(x)
+        out = self.convs(x.contiguous(memory_format=torch.channels_last))
         n, c, h, w = out.shape
         group = min(n, self.stddev_group)
         if n % group:
             raise ValueError(f"batch {n} is not a multiple of the stddev group {group}")
-        s = out.view(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
+        s = out.reshape(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
         s = torch.sqrt(s.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
         out = torch.cat([out, s.repeat(group, 1, h, w)], 1)
         return self.final_linear(self.final_conv(out).reshape(n, -1))

@@ -62,47 +62,69 @@ def upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 
 def bias_leaky_relu(
-    x: torch.Tensor, bias: torch.Tensor | None, gain: float = SQRT2, clamp: float | None = None
+    x: torch.Tensor,
+    bias: torch.Tensor | None,
+    gain: float = SQRT2,
+    clamp: float | None = None,
+    scale: torch.Tensor | None = None,
+    shift: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """leaky_relu(x + bias, 0.2) * gain, then clamp to +-clamp (NVlabs' conv_clamp) when given.
+    """leaky_relu(x * scale + bias + shift, 0.2) * gain, clamped to +-clamp (NVlabs' conv_clamp) when given.
 
-    leaky_relu is positively homogeneous, so the gain is applied first and the activation in place.
+    scale ([N, C]: demodulation coefficients) and shift (weighted noise, [N or 1, 1, H, W]) are
+    optional. leaky_relu is positively homogeneous, so the gain goes into scale, bias and shift:
+    one multiply-add pass, one add for the noise, the activation in place, where the reference
+    makes five or six passes. Bias and noise are added separately: a materialised [C, H, W] sum
+    would be channels-first and slow to add to a channels-last x.
     """
-    out = x + bias.to(x.dtype).view(1, -1, *([1] * (x.ndim - 2))) if bias is not None else x.clone()
-    out = F.leaky_relu(out.mul_(gain), 0.2, inplace=True)
-    return out.clamp_(-clamp, clamp) if clamp is not None else out
+    mul: torch.Tensor | float = gain
+    if scale is not None:
+        mul = (scale * gain).to(x.dtype).view(*scale.shape, *([1] * (x.ndim - 2)))
+    if bias is None:
+        out = x * mul
+    else:
+        b = (bias * gain).to(x.dtype).view(1, -1, *([1] * (x.ndim - 2)))
+        out = torch.addcmul(b, x, mul) if isinstance(mul, torch.Tensor) else torch.add(b, x, alpha=mul)
+    if shift is not None:
+        out.add_(shift.to(x.dtype), alpha=gain)
+    out = F.leaky_relu(out, 0.2, inplace=True)
+    return out.clamp(-clamp, clamp) if clamp is not None else out
 
 
 def modulated_conv2d(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    style: torch.Tensor,
-    demodulate: bool,
-    up: bool = False,
-    padding: int = 0,
-) -> torch.Tensor:
-    """StyleGAN2's modulated convolution without resampling filters (the caller blurs after `up`).
+    x: torch.Tensor, weight: torch.Tensor, style: torch.Tensor, demodulate: bool, up: bool = False, padding: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """StyleGAN2's modulated convolution, without the resampling filter (the caller blurs after `up`).
 
     x [N, I, H, W]; weight [O, I, k, k], already scaled (equalized lr); style [N, I].
-    Stride-1 convs fold the batch into the groups of one grouped conv with per-sample weights
-    (w * s, demodulated). The up conv instead scales x by s, runs one shared stride-2 transposed
-    conv and multiplies by the demodulation coefficients: the same sums (modulation and
-    demodulation are per input / per output channel), and oneDNN's grouped transposed conv is
-    2-3x slower than the plain one on a CPU.
+    Returns (y, dcoef): y still needs multiplying by the demodulation coefficients dcoef [N, O]
+    (None when there is nothing left to apply), which the caller folds into its next pass.
+
+    Demodulation: sum over (i, k) of (w[o,i,k] s[n,i])^2 = (s^2 @ sum_k w^2) — one small matrix
+    product instead of building N modulated copies of the weight. With one sample the modulated
+    weight goes straight into one conv (the reference's grouped conv with one group); with a batch,
+    x is scaled by s and one conv with the shared weight serves the whole batch (the same sums:
+    modulation is per input channel, demodulation per output channel). On a CPU that plain conv runs
+    in channels-last and beats the reference's grouped conv (per-sample weights, batch folded into
+    groups), which must stay channels-first; see benchmarks/bench_stylegan2.py.
     """
-    n, c_in, h, w_ = x.shape
+    n, c_in = x.shape[:2]
     c_out, _, kh, kw = weight.shape
-    wmod = weight.unsqueeze(0) * style.view(n, 1, c_in, 1, 1)  # [N, O, I, k, k]
-    dcoef = (wmod.square().sum([2, 3, 4]) + 1e-8).rsqrt() if demodulate else None  # [N, O]
-    if up:
-        y = F.conv_transpose2d(x * style.to(x.dtype).view(n, c_in, 1, 1), weight.transpose(0, 1).to(x.dtype), stride=2)
-        return y * dcoef.to(y.dtype).view(n, c_out, 1, 1) if dcoef is not None else y
-    if dcoef is not None:
-        wmod = wmod * dcoef.view(n, c_out, 1, 1, 1)
-    if n == 1 or kh * kw > 1:
-        wmod = wmod.reshape(n * c_out, c_in, kh, kw).to(x.dtype)
-        y = F.conv2d(x.reshape(1, n * c_in, h, w_), wmod, padding=padding, groups=n)
-        return y.view(n, c_out, *y.shape[2:])
-    # 1x1 (ToRGB) with a batch: one matrix product per sample, batched
-    y = torch.bmm(wmod.view(n, c_out, c_in).to(x.dtype), x.reshape(n, c_in, h * w_))
-    return y.view(n, c_out, h, w_)
+    dcoef = (style.square() @ weight.square().sum([2, 3]).t() + 1e-8).rsqrt() if demodulate else None
+    if kh == kw == 1 and not up:  # ToRGB: per-sample [O, I] matrices on the channels-last pixels, no pass over x
+        wmod = weight.view(1, c_out, c_in) * style.view(n, 1, c_in)
+        if dcoef is not None:
+            wmod = wmod * dcoef.view(n, c_out, 1)
+        h, w = x.shape[2:]
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c_in)  # a view when x is channels-last
+        y = torch.bmm(pixels, wmod.transpose(1, 2).to(x.dtype))
+        return y.view(n, h, w, c_out).permute(0, 3, 1, 2), None
+    if n == 1 and not up:
+        wmod = weight * style.view(1, c_in, 1, 1)
+        if dcoef is not None:
+            wmod = wmod * dcoef.view(c_out, 1, 1, 1)
+        return F.conv2d(x, wmod.to(x.dtype), padding=padding), None
+    x = x * style.to(x.dtype).view(n, c_in, 1, 1)
+    w = weight.to(x.dtype)
+    y = F.conv_transpose2d(x, w.transpose(0, 1), stride=2) if up else F.conv2d(x, w, padding=padding)
+    return y, dcoef
