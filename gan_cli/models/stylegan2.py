@@ -40,7 +40,7 @@ class StyleGAN2Options:
         min=0,
         max=1 << 20,
     )
-    channel_max: int = option(128, "most channels of any layer (the paper: 512)", min=1, max=2048)
+    channel_max: int = option(64, "most channels of any layer (the paper: 512)", min=1, max=2048)
     channel_multiplier: int = option(2, "rosinality's channel multiplier (with channel_base=0)", min=1, max=8)
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network", min=0)
     z_dim: int = option(0, "size of z when it differs from w (converted NVlabs networks); 0 = style_dim", min=0)
@@ -67,7 +67,7 @@ class StyleGAN2(Family, StyleBased):
     default_size = 32
     default_batch_size = 32
     default_lr = 0.0025
-    default_steps = 5000
+    default_steps = 2500
     sizes = (32, 64, 128, 256, 512, 1024)
     sample_options = {
         "truncation": SampleOption(1.0, "psi: 1 = none, 0 = the mean w"),
