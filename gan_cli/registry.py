@@ -129,6 +129,7 @@ class Family:
     inference: ClassVar[tuple[str, ...]] = ("G",)  # the nets that sample/translate/export need
     sample_options: ClassVar[dict[str, SampleOption]] = {}  # e.g. truncation, noise_mode
     augment: ClassVar[Augment] = Augment()
+    face_prep: ClassVar[bool] = False  # `gan translate` runs `gan prep` first (photo2cartoon: aligned faces)
 
     def __init__(
         self, opts: Any, size: int, channels: int, num_classes: int = 0, in_channels: int | None = None

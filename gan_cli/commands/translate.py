@@ -21,12 +21,20 @@ orientation is applied. Written paths go to stdout, a progress bar to stderr. Ex
 unless --overwrite; an unreadable input is skipped with a warning and the exit code is 1.
 Without --weights, uses the newest runs/MODEL-NNN.
 
+Face models (photo2cartoon) run [bold]gan prep[/] first: each detected face is aligned, segmented and
+translated, and the result is put on white through its mask (OUT/stem.png, or stem_0.png, stem_1.png, ...
+for several faces). --paste-back puts every face's result back onto the photo instead (one output per
+photo); --save-prep DIR keeps the prepared faces; --no-prep takes inputs that are prepared already.
+A photo without a face is skipped with a warning (exit code 1).
+
 [bold]Examples[/]
 
   gan translate pix2pix photos/ out/
   gan translate cyclegan horses/ zebras/ --direction AtoB --keep-size
   gan translate --weights horse2zebra.safetensors horse.jpg zebra.jpg
   find shots -name '*.png' | gan translate pix2pix - out/ --ext jpg
+  gan translate photo2cartoon photos/ cartoons/
+  gan translate --weights p2c.safetensors group.jpg out/ --paste-back
 """
 
 
@@ -50,6 +58,9 @@ def translate_cmd(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the dropout masks (test modes dropout and reference)."),
     workers: int = typer.Option(0, "--workers", min=0, help="Decode/encode threads (default: up to 4)."),
+    no_prep: bool = typer.Option(False, "--no-prep", help="Face models: the inputs are already prepared faces."),
+    paste_back: bool = typer.Option(False, "--paste-back", help="Face models: paste each result onto the photo."),
+    save_prep: Path = typer.Option(None, "--save-prep", help="Face models: also keep the prepared faces here."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     import torch
@@ -69,6 +80,18 @@ def translate_cmd(
         console.info(f"using {path}")
     jobs = plan(inp, Path(out), ext, overwrite, sys.stdin.read().splitlines() if inp == "-" else ())
     loaded = load_model(path, resolve_device(device), expect=model)
+    if loaded.family.face_prep and not no_prep:
+        if size is not None or keep_size:
+            raise BadInput(
+                f"{loaded.family.name} prepares faces at {loaded.family.size} px: --size and --keep-size "
+                "are for --no-prep"
+            )
+        return _faces(loaded, jobs, direction, paste_back, save_prep, overwrite)
+    if paste_back or save_prep is not None:
+        raise BadInput(
+            f"--paste-back and --save-prep are for face models with prep (photo2cartoon), not "
+            f"{loaded.family.name}{' with --no-prep' if no_prep else ''}"
+        )
     opts = check_sample_options(loaded.family, {"test_mode": test_mode})
     translator = Translator(loaded, direction, None if keep_size else (size or -1), batch_size, workers, opts)
     torch.manual_seed(seed)
@@ -77,3 +100,22 @@ def translate_cmd(
         console.info(f"{report.skipped_existing} existing output(s) kept (use --overwrite to rewrite them)")
     if report.failed:
         raise RuntimeFailure(f"{len(report.failed)} of {len(jobs)} input(s) could not be translated (see warnings)")
+
+
+def _faces(loaded, jobs, direction: str, paste_back: bool, save_prep: Path | None, overwrite: bool) -> None:
+    from gan_cli.facetranslate import FaceTranslator
+
+    translator = FaceTranslator(loaded, direction, paste_back, save_prep)
+    try:
+        report = translator.run(jobs, overwrite, on_written=lambda p: console.out(str(p)))
+    finally:
+        translator.close()
+    console.info(
+        f"{report.faces} face(s) in {len(jobs)} photo(s): prep {report.seconds_prep:.1f} s, "
+        f"network {report.seconds_net:.1f} s"
+    )
+    if report.skipped_existing:
+        console.info(f"{report.skipped_existing} existing output(s) kept (use --overwrite to rewrite them)")
+    bad = len(report.no_face) + len(report.failed)
+    if bad:
+        raise RuntimeFailure(f"{bad} of {len(jobs)} photo(s) gave no cartoon ({len(report.no_face)} without a face)")

@@ -55,6 +55,7 @@ class Photo2Cartoon(UGATIT):
     Options = Photo2CartoonOptions
     tiny = {"light": True, "ngf": 4, "ndf": 2, "d_global_layers": 4, "d_local_layers": 3}
     sizes = (32, 64, 128, 256)  # the hourglasses halve the size four times
+    face_prep = True  # translate detects, aligns and segments faces first, as minivision's test.py
 
     def build(self) -> dict[str, nn.Module]:
         if self.opts.ngf % 4:
