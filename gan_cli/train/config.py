@@ -69,7 +69,8 @@ def resolve_checkpoint(path: Path | None, model: str | None, flag: str = "--weig
         if run is None:
             raise BadInput(
                 f"no {flag} given and no runs/{model}-*/checkpoints found: train one with "
-                f"`gan train {model} --data ...` or pass {flag} FILE"
+                f"`gan train {model} --data ...`, convert a published one with `gan convert SRC DST.safetensors`, "
+                f"or pass {flag} FILE"
             )
         return checkpoints_in(run)[-1], run
     if path.is_dir():
