@@ -13,7 +13,7 @@ HELP = """List the model families: name, task kind (noise, class, paired, unpair
 [bold]Examples[/]
 
   gan models
-  gan models --options          # with every -o key, its default and help
+  gan models --options          # with every -o key, its default, range and help, and sampling options
   gan models --json
 """
 
@@ -36,6 +36,10 @@ def models_cmd(
                 "task": FAMILIES[n].task,
                 "summary": FAMILIES[n].summary,
                 "options": {k: {"default": d, "help": h} for k, d, h in options_help(FAMILIES[n])},
+                "sample_options": {
+                    k: {"default": o.default, "help": o.help, "choices": o.choices}
+                    for k, o in FAMILIES[n].sample_options.items()
+                },
             }
             for n in names
         ]
@@ -48,3 +52,5 @@ def models_cmd(
         if options:
             for key, default, help_ in options_help(fam):
                 console.out(f"{'':<{width}}    -o {key}={default}  {help_}")
+            for key, opt in fam.sample_options.items():  # what gan sample / translate / eval-fid accept for it
+                console.out(f"{'':<{width}}    --{key.replace('_', '-')} {opt.default}  {opt.help} (sampling)")
