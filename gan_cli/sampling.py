@@ -160,6 +160,9 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expe
         if family.task in ("paired", "unpaired") and not any(k.startswith(prefix + ".") for k in tensors):
             continue  # a translation checkpoint may hold one direction only (photo2cartoon's genA2B)
         ckpt.load_module(prefix, built[name], tensors, path)
+        for key, t in built[name].state_dict().items():
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise BadInput(f"{path}: {prefix}.{key} holds NaN or inf values (a diverged run?)")
         nets[name] = built[name].to(device).eval()
     if not nets:
         raise BadInput(f"{path}: has no weights for any of {', '.join(family.inference)}")

@@ -189,3 +189,15 @@ def test_checkpoint_format_versions(tmp_path):
     save_file({"w": torch.zeros(1)}, str(tmp_path / "list.safetensors"), {"gan_cli": "[1, 2]"})
     with pytest.raises(BadInput, match="unknown checkpoint format"):
         ckpt.read_meta(tmp_path / "list.safetensors")
+
+
+def test_non_finite_weights_are_refused_by_sample_and_export(cli, tmp_path):
+    fam = _build("dcgan")
+    path = save_generator(tmp_path / "g.safetensors", fam, model_meta(fam, vars(fam.opts), [], 1, "x"))
+    tensors, meta = ckpt.load(path)
+    tensors["G.main.0.weight"][0, 0, 0, 0] = float("nan")
+    ckpt.save(tmp_path / "nan.safetensors", tensors, meta)
+    with pytest.raises(BadInput, match="G.main.0.weight holds NaN"):
+        load_model(tmp_path / "nan.safetensors")
+    r = cli("export", tmp_path / "nan.safetensors", tmp_path / "out.safetensors")
+    assert r.code == 2 and "holds NaN" in r.err and not (tmp_path / "out.safetensors").exists()

@@ -39,5 +39,8 @@ def export_cmd(
     g = generator_tensors(tensors, names)
     if not g:
         raise BadInput(f"{ckpt}: has no generator weights")
+    bad = next((k for k, t in g.items() if t.is_floating_point() and not bool(t.isfinite().all())), None)
+    if bad is not None:
+        raise BadInput(f"{ckpt}: {bad} holds NaN or inf values (a diverged run?); not exported")
     meta = {k: v for k, v in meta.items() if k not in ("optimizers", "optimizer_tensors", "state", "format", "version")}
     console.out(str(ck.save(out, g, {**meta, "kind": "generator"})))
