@@ -44,6 +44,9 @@ def _check_file(path: Path) -> None:
         raise BadInput(f"{path}: no such checkpoint")
     if path.is_dir():
         raise BadInput(f"{path}: is a folder, expected a .safetensors checkpoint")
+    if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pdparams", ".ckpt"):
+        raise BadInput(f"{path}: another project's checkpoint, not a gan-cli one: convert it first with "
+                       f"`gan convert {path.name} OUT.safetensors`")
     # The safetensors header: 8-byte little-endian length, then that much JSON; the data must follow.
     try:
         with open(path, "rb") as f:
