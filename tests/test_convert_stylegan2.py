@@ -227,7 +227,7 @@ class Evil:
     lambda marker: Evil(eval, f"open({marker!r}, 'w')"),
 ])
 def test_malicious_pickle_refused(tmp_path, make):
-    marker = f"/tmp/pwned-{uuid.uuid4().hex}"
+    marker = str(tmp_path / f"pwned-{uuid.uuid4().hex}")
     payload = {"G_ema": make(marker)}
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps(payload, protocol=4))
     with pytest.raises(BadInput, match=r"refusing to load the pickle: it asks for \S*(system|call|eval)"):
@@ -237,7 +237,7 @@ def test_malicious_pickle_refused(tmp_path, make):
 
 def test_persistent_source_is_never_run(tmp_path, persistence):
     # module_src of a persistent object would run in NVlabs' loader; here it is dropped unread
-    marker = f"/tmp/pwned-{uuid.uuid4().hex}"
+    marker = str(tmp_path / f"pwned-{uuid.uuid4().hex}")
     state = dict(_parameters={}, _buffers={}, _modules={})
     obj = Persistent(persistence._reconstruct_persistent_obj, "Generator", state, f"open({marker!r}, 'w')")
     (tmp_path / "src.pkl").write_bytes(pickle.dumps({"G_ema": obj}))
@@ -301,7 +301,7 @@ def test_rosinality_leftovers_and_wrong_architecture(tmp_path):
 
 
 def test_rosinality_pt_with_code_is_refused(tmp_path):
-    marker = f"/tmp/pwned-{uuid.uuid4().hex}"
+    marker = str(tmp_path / f"pwned-{uuid.uuid4().hex}")
     torch.save({"g_ema": Evil(os.system, f"touch {marker}")}, tmp_path / "evil.pt")
     with pytest.raises(BadInput, match="not a readable PyTorch checkpoint"):
         convert_stylegan2(tmp_path / "evil.pt")

@@ -3,7 +3,7 @@
 Those `.pkl` files are made with `torch_utils.persistence`: every network object is pickled as
 `_reconstruct_persistent_obj(meta)`, where meta holds the *source code* of its Python module, the
 class name and the object's `__dict__` (`_parameters`, `_buffers`, `_modules`, `_init_kwargs`, ...).
-NVlabs' loader `exec`s that source; a plain `pickle.load` would run whatever the file asks for.
+NVlabs' loader `exec`s that source, and an unrestricted unpickler would run whatever the file asks for.
 
 `RestrictedUnpickler.find_class` answers only the globals such a pickle needs, each with a safe
 stand-in, and refuses every other one (`os.system`, `builtins.eval`, `subprocess.Popen`, ...) with
