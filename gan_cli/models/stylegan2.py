@@ -51,6 +51,7 @@ class StyleGAN2Options:
     g_reg_every: int = option(4, "lazy path-length interval in steps", min=1, max=1000)
     pl_decay: float = option(0.01, "decay of the path-length running mean", min=0, max=1)
     pl_batch_shrink: int = option(2, "path-length batch = batch / pl_batch_shrink", min=1, max=64)
+    mbstd_group: int = option(4, "minibatch-stddev group size of D (NVlabs' CIFAR config: 32)", min=1, max=256)
     mixing: float = option(0.9, "style-mixing regularisation probability", min=0, max=1)
     ema_kimg: float = option(10.0, "half-life of G_ema in thousands of images (0: off)", min=0)
     beta1: float = option(0.0, "Adam beta1", min=0, max=1)
@@ -93,7 +94,7 @@ class StyleGAN2(Family, StyleBased):
             **self._net_kwargs(),
         )
         G.register_buffer("w_avg", torch.zeros(o.style_dim))
-        self.nets = {"G": G, "D": Discriminator(self.size, **self._net_kwargs())}
+        self.nets = {"G": G, "D": Discriminator(self.size, mbstd_group=o.mbstd_group, **self._net_kwargs())}
         self.state = {"pl_mean": torch.zeros(())}
         return self.nets
 
@@ -157,10 +158,13 @@ class StyleGAN2(Family, StyleBased):
         ws = self._fake_ws(n, device)
         return self.nets["G"].synthesis(ws, "random", self.rng), ws
 
-    @staticmethod
-    def _check_batch(n: int) -> None:
-        if n % min(4, n):
-            raise BadInput(f"stylegan2: the batch per process ({n}) must be a multiple of 4 (minibatch stddev groups)")
+    def _check_batch(self, n: int) -> None:
+        g = self.opts.mbstd_group
+        if n % min(g, n):
+            raise BadInput(
+                f"stylegan2: the batch per process ({n}) must be a multiple of {g} (minibatch stddev groups, "
+                "-o mbstd_group)"
+            )
 
     def d_main(self, batch: Batch, ctx: Context) -> Losses:
         real = batch["x"]

@@ -309,10 +309,11 @@ class ResBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Residual discriminator with minibatch stddev (group 4, 1 feature): image -> logit [N, 1]."""
+    """Residual discriminator with minibatch stddev (group `mbstd_group`, 1 feature): image -> logit [N, 1]."""
 
     def __init__(self, size: int, channel_multiplier: int = 2, blur_kernel: Sequence[int] = (1, 3, 3, 1), *,
-                 img_channels: int = 3, channel_base: int | None = None, channel_max: int | None = None):
+                 img_channels: int = 3, channel_base: int | None = None, channel_max: int | None = None,
+                 mbstd_group: int = 4):
         super().__init__()
         ch = channel_table(channel_multiplier, channel_base, channel_max)
         log_size = log2_size(size)
@@ -320,7 +321,7 @@ class Discriminator(nn.Module):
         for log in range(log_size, 2, -1):
             convs.append(ResBlock(ch[2**log], ch[2 ** (log - 1)], blur_kernel))
         self.convs = nn.Sequential(*convs)
-        self.stddev_group, self.stddev_feat = 4, 1
+        self.stddev_group, self.stddev_feat = mbstd_group, 1
         self.final_conv = ConvLayer(ch[4] + 1, ch[4], 3)
         self.final_linear = nn.Sequential(EqualLinear(ch[4] * 16, ch[4], act=True), EqualLinear(ch[4], 1))
 
