@@ -182,8 +182,9 @@ def test_cli_train_sample_info(cli, tmp_path, monkeypatch):
     assert_clean_error(r, 2, "multiple of 4")
 
 
-def test_default_schedule_fits_the_default_steps():
-    cls = get_family("pggan")
+@pytest.mark.parametrize("name", ["pggan", "stylegan"])
+def test_default_schedule_fits_the_default_steps(name):
+    cls = get_family(name)
     o = parse_options(cls, [])
     kimg = cls.default_steps * cls.default_batch_size / 1000
     assert stage_at(kimg, 32, o.start_res, o.stable_kimg, o.fade_kimg) == Stage(32, 1.0, 0.0)
