@@ -38,6 +38,8 @@ def checkpoint_info(path: Path) -> dict:
         "task": meta.get("task"),
         "kind": meta.get("kind"),
         "step": meta.get("step"),
+        "seen": meta.get("seen"),  # real images shown to D
+        "schedule": meta.get("schedule") or {},  # the last step's schedule values (growing: res, alpha, lod)
         "size": meta.get("size"),
         "channels": meta.get("channels"),
         "classes": meta.get("class_names") or [],
@@ -64,7 +66,8 @@ def info_cmd(
     lines = [
         f"path       {info['path']}",
         f"family     {info['family']} ({info['task']}), {info['kind']} checkpoint",
-        f"step       {info['step']}",
+        f"step       {info['step']}" + (f", {info['seen']:,} images seen" if isinstance(info["seen"], int) else ""),
+        *([f"schedule   {_listing(info['schedule'])}"] if info["schedule"] else []),
         f"images     {info['size']}x{info['size']}, {info['channels']} channel(s)",
         f"classes    {_listing(info['classes']) or '-'}",
         f"data       {info['data']}",

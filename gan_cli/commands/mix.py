@@ -55,7 +55,7 @@ def mix_cmd(
     gen = load_model(path, resolve_device(device), expect=model)
     fam = gen.family
     if not gen.style_based:
-        raise BadInput(f"{fam.name} has no styles to mix: gan mix works for style-based families (stylegan2)")
+        raise BadInput(f"{fam.name} has no styles to mix: gan mix works for style-based families (stylegan, stylegan2)")
     opts = check_sample_options(fam, {"truncation": truncation, "noise_mode": noise_mode})
     layers = style_layers(styles, fam.style_ranges(), fam.num_ws())
 

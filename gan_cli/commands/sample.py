@@ -15,7 +15,7 @@ entry, or an --interpolate walk (a GIF or a folder of frames).
 
 Without --weights, uses the newest checkpoint of the newest runs/MODEL-NNN (and says which on stderr).
 The same seed and weights give byte-identical files. Prints the written path(s) on stdout.
---truncation and --noise-mode exist for families that have them (stylegan2); --space w saves and
+--truncation and --noise-mode exist for families that have them (stylegan, stylegan2); --space w saves and
 interpolates w+ latents of style-based families.
 
 [bold]Examples[/]
@@ -81,7 +81,7 @@ def sample_cmd(
         raise BadInput(f"{path}: {fam.name} translates images; use gan translate {fam.name} IN OUT")
     opts = check_sample_options(fam, {"truncation": truncation, "noise_mode": noise_mode})
     if space == "w" and not gen.style_based:
-        raise BadInput(f"--space w: {fam.name} has no w space (style-based families have: stylegan2)")
+        raise BadInput(f"--space w: {fam.name} has no w space (style-based families have: stylegan, stylegan2)")
     if cls is not None and fam.task != "class":
         raise BadInput(f"--class: {fam.name} is not class-conditional")
     k = gen.class_index(cls) if cls is not None else None

@@ -272,6 +272,7 @@ class Trainer:
                 extra[f"rng.{which}.{rank}"] = s
         if self.d.main:
             meta = {**self.meta, "step": self.step, "seen": self.seen, "train": self.cfg.to_dict()}
+            meta["schedule"] = self.values  # the last step's values (a growing net's res and alpha: gan info)
             path = self.run_dir / "checkpoints" / f"step-{self.step:07d}.safetensors"
             self.last_ckpt = save_full(path, self.family, self.optims, extra, meta)
             if final:
