@@ -29,6 +29,7 @@ class TrainConfig:
     load_size: int = 0  # images are stored at this size and randomly cropped to `size` (0: no crop)
     flip: bool = False  # random horizontal flips
     in_memory: bool = False  # copy the data set into RAM instead of memory-mapping the decoded cache
+    init: str | None = None  # --init: the checkpoint whose weights the run started from (a record)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
