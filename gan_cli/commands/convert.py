@@ -37,6 +37,10 @@ or a pretrained model such as horse2zebra.pth) becomes a one-generator checkpoin
 it was trained as; architecture, norm, widths and channels are read from the keys); a checkpoints folder
 holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both directions.
 
+PaddleGAN: a .pdparams (paddle.save of a state dict: numpy arrays, read by a restricted unpickler) of
+ppgan's StyleGANv2Generator (stylegan2-ffhq-config-f.pdparams) or of its photo2cartoon / U-GAT-IT
+generators (photo2cartoon_genA2B_weight.pdparams) becomes a stylegan2 / photo2cartoon / ugatit checkpoint.
+
 [bold]Examples[/]
 
   gan convert stylegan2-ffhq-config-f.pt ffhq.safetensors && gan sample --weights ffhq.safetensors --seed 233
@@ -44,6 +48,7 @@ holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both 
   gan convert latest_net_G.pth facades.safetensors
   gan convert horse2zebra.pth horse2zebra.safetensors && gan translate --weights horse2zebra.safetensors in/ out/
   gan convert checkpoints/maps_cyclegan/ maps.safetensors --from junyanz
+  gan convert photo2cartoon_genA2B_weight.pdparams p2c-paddle.safetensors
 """
 
 
@@ -122,14 +127,19 @@ def _rosinality_sniff(path: Path) -> bool:
 
 def _stylegan2_convert(path: Path, direction: str | None, source: str) -> Converted:
     """A rosinality .pt or NVlabs .pkl StyleGAN2 generator -> a stylegan2 checkpoint (G with its mean w)."""
-    import torch
-
     from gan_cli.convert.stylegan2 import convert_stylegan2
-    from gan_cli.registry import get_family
 
     if direction is not None:
         raise BadInput("--direction is for translation models; a StyleGAN2 generator has none")
-    conv = convert_stylegan2(path, source)
+    return _stylegan2_checkpoint(convert_stylegan2(path, source), path, source)
+
+
+def _stylegan2_checkpoint(conv: Any, path: Path, source: str) -> Converted:
+    """A converted StyleGAN2 generator (gan_cli.convert.stylegan2.Converted) -> a stylegan2 checkpoint."""
+    import torch
+
+    from gan_cli.registry import get_family
+
     kw = conv.net_kwargs
     if list(kw.get("blur_kernel", [1, 3, 3, 1])) != [1, 3, 3, 1]:
         raise BadInput(f"{path}: a resampling filter of {kw['blur_kernel']}; gan-cli's stylegan2 uses [1, 3, 3, 1]")
@@ -169,12 +179,19 @@ def _ugatit_sniff(path: Path) -> bool:
 def _ugatit_convert(path: Path, direction: str | None) -> Converted:
     """U-GAT-IT's `*_params_*.pt` or minivision's `photo2cartoon_weights.pt`: genA2B (and genB2A if present)."""
     from gan_cli.convert.ugatit import convert_ugatit
-    from gan_cli.registry import get_family
 
     if direction is not None:
         raise BadInput("--direction: a U-GAT-IT checkpoint keeps genA2B (AtoB) and genB2A (BtoA) as they are")
     first = convert_ugatit(path, "genA2B")
     convs = [first] + ([convert_ugatit(path, "genB2A")] if "genB2A" in first.source["nets_in_file"] else [])
+    return _ugatit_checkpoint(convs)
+
+
+def _ugatit_checkpoint(convs: list) -> Converted:
+    """Converted U-GAT-IT / photo2cartoon generators (gan_cli.convert.ugatit.Converted) -> one checkpoint."""
+    from gan_cli.registry import get_family
+
+    first = convs[0]
     kw, fam = first.net_kwargs, first.family
     options = dataclasses.asdict(get_family(fam).Options())
     options.update(ngf=kw["ngf"], light=kw["light"])
@@ -188,12 +205,27 @@ def _ugatit_convert(path: Path, direction: str | None) -> Converted:
     return Converted(fam, options, kw["img_size"], channels, in_channels, tensors, source, summary)
 
 
+def _paddle_convert(path: Path, direction: str | None) -> Converted:
+    """A PaddleGAN .pdparams (StyleGANv2Generator, or a photo2cartoon / U-GAT-IT genA2B) -> its family."""
+    from gan_cli.convert import paddle
+
+    if direction is not None:
+        raise BadInput("--direction: a PaddleGAN generator file is read as it is (genA2B: AtoB)")
+    family = paddle.detect(paddle.load_pdparams(path), path)
+    if family == "stylegan2":
+        return _stylegan2_checkpoint(paddle.convert_stylegan2(path), path, "paddle")
+    conv = _ugatit_checkpoint([paddle.convert_generator(path, family)])
+    conv.source["format"] = f"paddle ({family})"
+    return conv
+
+
 # format name -> (sniff, convert); sniffed in this order when --from is not given
 FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Converted]]] = {
     "rosinality": (_rosinality_sniff, lambda p, d: _stylegan2_convert(p, d, "rosinality")),
     "nvlabs": (lambda p: p.is_file() and p.suffix == ".pkl", lambda p, d: _stylegan2_convert(p, d, "nvlabs")),
     "ugatit": (_ugatit_sniff, _ugatit_convert),
     "junyanz": (_junyanz_sniff, _junyanz_convert),
+    "paddle": (lambda p: p.is_file() and p.suffix == ".pdparams", _paddle_convert),
 }
 
 
@@ -231,7 +263,7 @@ def convert_cmd(
     src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
     fmt: str = typer.Option(
-        None, "--from", help="Source format: rosinality, nvlabs, ugatit or junyanz (default: guessed)."
+        None, "--from", help="Source format: rosinality, nvlabs, ugatit, junyanz or paddle (default: guessed)."
     ),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:

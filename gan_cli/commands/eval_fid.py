@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
 
 def eval_fid_cmd(
     a: str = typer.Argument(..., metavar="A", help="Image folder, .npz statistics or checkpoint (the reference)."),
-    b: str = typer.Argument(..., metavar="B", help="Image folder, .npz statistics or checkpoint."),
+    b: str = typer.Argument(
+        ..., metavar="B", help="Image folder, .npz statistics, checkpoint or pretrained name (gan models --pretrained)."
+    ),
     kid: bool = typer.Option(
         False, "--kid", help="Also compute KID (100 subsets of 1,000); keeps all features in memory."
     ),

@@ -31,7 +31,12 @@ def register(app: typer.Typer) -> None:
 
 def mix_cmd(
     model: str = typer.Argument(None, help="Model family; optional when --weights is given."),
-    weights: Path = typer.Option(None, "--weights", "-w", help="Checkpoint (.safetensors) or a run folder."),
+    weights: Path = typer.Option(
+        None,
+        "--weights",
+        "-w",
+        help="Checkpoint (.safetensors), run folder or pretrained name (gan models --pretrained).",
+    ),
     row_seeds: str = typer.Option(None, "--row-seeds", help="Seeds of the row sources, e.g. 1,2,3."),
     col_seeds: str = typer.Option(None, "--col-seeds", help="Seeds of the column sources, e.g. 4-6."),
     latents: tuple[Path, Path] = typer.Option(None, "--latents", help="ROWS.npy COLS.npy (z or w+)."),

@@ -15,6 +15,7 @@ HELP = """List the model families: name, task kind (noise, class, paired, unpair
   gan models
   gan models --options          # with every -o key, its default, range and help, and sampling options
   gan models --json
+  gan models --pretrained       # named weights for --weights NAME / --init NAME: source, licence, size
 """
 
 
@@ -25,8 +26,14 @@ def register(app: typer.Typer) -> None:
 def models_cmd(
     options: bool = typer.Option(False, "--options", help="Also list each family's -o options."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+    pretrained: bool = typer.Option(
+        False, "--pretrained", help="List the named pretrained weights (--weights NAME): source, licence, size."
+    ),
 ) -> None:
     from gan_cli.registry import FAMILIES, family_names, options_help
+
+    if pretrained:
+        return _pretrained(as_json)
 
     names = family_names()
     if as_json:
@@ -54,3 +61,22 @@ def models_cmd(
                 console.out(f"{'':<{width}}    -o {key}={default}  {help_}")
             for key, opt in fam.sample_options.items():  # what gan sample / translate / eval-fid accept for it
                 console.out(f"{'':<{width}}    --{key.replace('_', '-')} {opt.default}  {opt.help} (sampling)")
+
+
+def _pretrained(as_json: bool) -> None:
+    import dataclasses
+
+    from gan_cli.pretrained import DEFAULTS, TABLE, folder
+
+    if as_json:
+        rows = [{**dataclasses.asdict(p), "default_for": p.family if DEFAULTS.get(p.family) == n else None}
+                for n, p in TABLE.items()]  # fmt: skip
+        console.out(json.dumps(rows, indent=2))
+        return
+    width = max(map(len, TABLE))
+    for name, p in TABLE.items():
+        default = f"  (default for {p.family})" if DEFAULTS.get(p.family) == name else ""
+        console.out(f"{name:<{width}}  {p.family:<13}  {p.about}{default}")
+        console.out(f"{'':<{width}}    {p.url}  {p.size}")
+        console.out(f"{'':<{width}}    licence: {p.licence}{'  [NON-COMMERCIAL]' if p.noncommercial else ''}")
+    console.info(f"downloaded on first use, converted and cached in {folder()}")

@@ -13,7 +13,8 @@ from gan_cli.errors import BadInput
 HELP = """Draw samples from a trained generator: one grid image, --n single images, one PNG per --seeds
 entry, or an --interpolate walk (a GIF or a folder of frames).
 
-Without --weights, uses the newest checkpoint of the newest runs/MODEL-NNN (and says which on stderr).
+Without --weights, uses the newest checkpoint of the newest runs/MODEL-NNN (and says which on stderr);
+with no run there, the family's pretrained default if it has one (stylegan2: ffhq-1024).
 The same seed and weights give byte-identical files. Prints the written path(s) on stdout.
 --truncation and --noise-mode exist for families that have them (stylegan, stylegan2); --space w saves and
 interpolates w+ latents of style-based families.
@@ -22,6 +23,7 @@ interpolates w+ latents of style-based families.
 
   gan sample dcgan --seed 233 --rows 3 --cols 5
   gan sample --weights runs/dcgan-001/generator.safetensors --out grid.png
+  gan sample stylegan2 --weights ffhq-1024 --seeds 0-7 --truncation 0.7   # downloaded once, cached
   gan sample cgan --class 7 --rows 2 --cols 8
   gan sample dcgan --n 1000 --out fakes/ --save-latents z.npy
   gan sample dcgan --latents z.npy --n 1000 --out again/
@@ -38,7 +40,11 @@ def register(app: typer.Typer) -> None:
 def sample_cmd(
     model: str = typer.Argument(None, help="Model family; optional when --weights is given."),
     weights: Path = typer.Option(
-        None, "--weights", "-w", help="Checkpoint (.safetensors, full or generator-only) or a run folder."
+        None,
+        "--weights",
+        "-w",
+        help="Checkpoint (.safetensors, full or generator-only), a run folder, or a pretrained name "
+        "(gan models --pretrained).",
     ),
     seed: int = typer.Option(0, "--seed", "-s", help="Seed of the latents."),
     rows: int = typer.Option(None, "--rows", help="Grid rows (default: 4, or to fit --latents)."),

@@ -25,6 +25,7 @@ Runs under [bold]torchrun --nproc_per_node=K[/] as data parallel. Ctrl-C saves a
   gan train wgan-gp --data faces/ --size 64 --steps 20000 -o n_critic=5
   gan train cgan --data mnist --epochs 5 --out runs/digits
   gan train dcgan --resume runs/dcgan-001 --steps 6000
+  gan train photo2cartoon --data kids/ --init runs/photo2cartoon-001 --steps 2000   # fine-tune
   gan train dcgan --data faces.npy --size 64                   # uint8 array (N, H, W, C)
 """
 
@@ -57,6 +58,13 @@ def train_cmd(
     seed: int = typer.Option(None, "--seed", help="Random seed: same seed, same run (default 0)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this folder (or from this checkpoint)."),
+    init: str = typer.Option(
+        None,
+        "--init",
+        help="Start a new run (fresh optimizers, step 0, this --data) from the weights of this checkpoint, run "
+        "folder or pretrained name: fine-tuning. Same family and architecture; the size may differ only where "
+        "the weights allow it.",
+    ),
     option: list[str] = typer.Option(None, "--option", "-o", help="Family option key=value (repeatable)."),
     sample_every: int = typer.Option(None, "--sample-every", min=1, help="Steps between sample grids (default: 500)."),
     ckpt_every: int = typer.Option(None, "--ckpt-every", min=1, help="Steps between checkpoints (default: 1000)."),
@@ -69,6 +77,7 @@ def train_cmd(
     from gan_cli.io.datasets import load_data
     from gan_cli.registry import get_family, parse_options
     from gan_cli.train.config import TrainConfig, checkpoints_in, next_run_dir
+    from gan_cli.train.finetune import check_init
     from gan_cli.train.loop import train
 
     fam = get_family(model)
@@ -93,7 +102,9 @@ def train_cmd(
         "load_size": load_size,
         "flip": flip,
     }
-    resume_ckpt = None
+    resume_ckpt = init_ckpt = None
+    if resume is not None and init is not None:
+        raise BadInput("give --resume (continue a run) or --init (a new run from a checkpoint's weights), not both")
     if resume is not None:
         cfg, resume_ckpt, run_dir = _resumed_config(resume, fam, flags, option, out)
     else:
@@ -101,8 +112,11 @@ def train_cmd(
             raise BadInput("--data is required (mnist, a folder of images, or a .npy array)")
         if size is not None and size not in fam.sizes:
             raise BadInput(f"{fam.name} supports image sizes {', '.join(map(str, fam.sizes))}, not {size}")
-        opts = parse_options(fam, option)
-        size = size or fam.default_size
+        init_meta: dict = {}
+        if init is not None:
+            init_ckpt, init_meta = _init_checkpoint(init, fam.name)
+        opts = parse_options(fam, option, init_meta.get("options"))
+        size = size or init_meta.get("size") or fam.default_size
         ratio = fam.augment.load_ratio
         cfg = TrainConfig(
             model=fam.name,
@@ -118,6 +132,7 @@ def train_cmd(
             amp=amp or "auto",
             load_size=load_size if load_size is not None else (round(size * ratio) if ratio > 1 else 0),
             flip=fam.augment.flip if flip is None else flip,
+            init=None if init_ckpt is None else str(init_ckpt),
         )
         if cfg.load_size and cfg.load_size < cfg.size:
             raise BadInput(f"--load-size {cfg.load_size} is smaller than --size {cfg.size}")
@@ -130,10 +145,12 @@ def train_cmd(
     cfg.in_memory = in_memory
 
     dataset = load_data(cfg.data, cfg.load_size or cfg.size, fam.task, cfg.data_b, cfg.direction, cfg.in_memory)
-    if resume is None:
-        _check_writable(run_dir)  # only now: a run that fails validation leaves no folder behind
     num_classes = len(dataset.class_names) if fam.task == "class" else 0
     probe = fam(parse_options(fam, None, cfg.options), cfg.size, dataset.channels, num_classes, dataset.in_channels)
+    if init_ckpt is not None:
+        check_init(init_ckpt, probe, probe.ema().net if probe.ema() is not None else None)
+    if resume is None:
+        _check_writable(run_dir)  # only now: a run that fails validation leaves no folder behind
     if epochs is not None:
         per_step = cfg.batch_size * probe.draws_per_step()
         cfg.steps = max(1, math.ceil(epochs * len(dataset) / per_step))
@@ -145,7 +162,7 @@ def train_cmd(
             f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
             f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
         )
-    final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet)
+    final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, init=init_ckpt)
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")
         console.out(str(final))
@@ -183,6 +200,18 @@ def _resumed_config(resume: Path, fam, flags: dict, option: list[str] | None, ou
         console.info(f"resume: {key.replace('_', '-')} changes from {getattr(cfg, key)} to {value}")
         setattr(cfg, key, value)
     return cfg, path, run_dir
+
+
+def _init_checkpoint(init: str, family: str) -> tuple[Path, dict]:
+    """The checkpoint --init names (a file, a run folder's newest, or a pretrained name) and its metadata."""
+    from gan_cli.io import checkpoint as ckpt
+    from gan_cli.train.config import resolve_checkpoint
+    from gan_cli.train.finetune import check_init_meta
+
+    path, _ = resolve_checkpoint(Path(init), None, "--init")
+    meta = ckpt.read_meta(path)
+    check_init_meta(path, meta, family)
+    return path, meta
 
 
 def _asdict(opts: object) -> dict:

@@ -46,7 +46,12 @@ def translate_cmd(
     args: list[str] = typer.Argument(
         ..., help="[MODEL] IN OUT: MODEL is optional with --weights.", metavar="[MODEL] IN OUT"
     ),
-    weights: Path = typer.Option(None, "--weights", "-w", help="Checkpoint (.safetensors) or a run folder."),
+    weights: Path = typer.Option(
+        None,
+        "--weights",
+        "-w",
+        help="Checkpoint (.safetensors), run folder or pretrained name (gan models --pretrained).",
+    ),
     direction: str = typer.Option("AtoB", "--direction", help="AtoB or BtoA (CycleGAN-like models have both)."),
     size: int = typer.Option(None, "--size", min=1, help="Resize inputs to this square size (default: the model's)."),
     keep_size: bool = typer.Option(False, "--keep-size", help="Translate at each input's own size (padded, cropped)."),

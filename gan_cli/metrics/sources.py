@@ -113,6 +113,10 @@ def _is_inception_weights(path: Path) -> bool:
 def open_source(arg: str | os.PathLike, label: str, min_images: int = 2) -> Source:
     """Classify one side (`label` is "A" or "B") and validate it; BadInput with a clear line if unusable."""
     path = Path(arg)
+    from gan_cli import pretrained
+
+    if not path.exists() and pretrained.is_name(str(arg)):
+        path = pretrained.resolve(str(arg))  # a pretrained name: its converted checkpoint
     if not path.exists():
         raise BadInput(f"{label}: {path}: no such file or folder")
     if path.is_dir():

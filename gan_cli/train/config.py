@@ -29,6 +29,7 @@ class TrainConfig:
     load_size: int = 0  # images are stored at this size and randomly cropped to `size` (0: no crop)
     flip: bool = False  # random horizontal flips
     in_memory: bool = False  # copy the data set into RAM instead of memory-mapping the decoded cache
+    init: str | None = None  # --init: the checkpoint whose weights the run started from (a record)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,14 +59,23 @@ def resolve_checkpoint(path: Path | None, model: str | None, flag: str = "--weig
     """(checkpoint, its run folder or None) from a file, a run folder, or the newest runs/<model>-NNN.
 
     The one place that turns what a user points at into a checkpoint: sample, translate, eval-fid and
-    train --resume all use it.
+    train --resume / --init all use it. A pretrained name (`gan models --pretrained`) that is not a path
+    is downloaded and converted on first use; without a path and without a local run, a family's named
+    default is used where it has one.
     """
+    from gan_cli import pretrained
     from gan_cli.errors import BadInput
 
     if path is None:
         if model is None:
             raise BadInput(f"give a MODEL (to use its newest run) or {flag} FILE")
         run = newest_run(model)
+        default = pretrained.default_for(model)
+        if run is None and default is not None:
+            from gan_cli import console
+
+            console.info(f"no runs/{model}-*/ here: using the pretrained {default!r} (gan models --pretrained)")
+            return pretrained.resolve(default), None
         if run is None:
             raise BadInput(
                 f"no {flag} given and no runs/{model}-*/checkpoints found: train one with "
@@ -78,7 +88,9 @@ def resolve_checkpoint(path: Path | None, model: str | None, flag: str = "--weig
         if not found:
             raise BadInput(f"{flag} {path}: a folder without checkpoints/step-*.safetensors")
         return found[-1], path
+    if not path.exists() and pretrained.is_name(str(path)):
+        return pretrained.resolve(str(path)), None
     if not path.exists():
-        raise BadInput(f"{flag} {path}: no such run folder or checkpoint")
+        raise BadInput(f"{flag} {path}: no such run folder, checkpoint or pretrained name (gan models --pretrained)")
     run = path.parent.parent if path.parent.name == "checkpoints" else None
     return path, run

@@ -31,6 +31,7 @@ from gan_cli.train import ema as E
 from gan_cli.train import logs, precision
 from gan_cli.train.batches import Batcher
 from gan_cli.train.config import TrainConfig, checkpoints_in
+from gan_cli.train.finetune import load_init
 from gan_cli.train.progress import Progress
 from gan_cli.train.state import check_finite, model_meta, restore_full, save_full, save_generator
 
@@ -159,6 +160,20 @@ class Trainer:
         if self.d.main:
             logs.truncate(self.run_dir / "metrics.jsonl", self.step)
             console.info(f"resuming {self.run_dir} from step {self.step} ({path.name})")
+
+    def initialize(self, path: Path) -> None:
+        """--init: the networks' weights from another checkpoint; optimizers, step and data stay fresh."""
+        source = self.ema.net if self.ema is not None else None
+        loaded = load_init(path, self.family, source)
+        if self.d.main:
+            avg = ema_name(source) if source else None
+            fresh = [n for n in self.family.nets if n not in loaded and n != avg]
+            notes = [f"{avg} = {source}"] if avg and avg not in loaded else []
+            notes += [f"{', '.join(fresh)} fresh: not in the file"] if fresh else []
+            console.info(
+                f"initialised {', '.join(loaded)} from {path}" + (f" ({'; '.join(notes)})" if notes else "")
+                + "; new optimizers, step 0"
+            )
 
     # --- one step --------------------------------------------------------------------------------
     def train_step(self) -> None:
@@ -328,9 +343,12 @@ def train(
     device: torch.device,
     resume: Path | None = None,
     quiet: bool = False,
+    init: Path | None = None,
 ) -> Path:
-    """Train (or continue) a run in `run_dir`; return the path of the final full checkpoint."""
+    """Train (or continue) a run in `run_dir`, new runs from `init`'s weights if given; return the final checkpoint."""
     trainer = Trainer(cfg, data, run_dir, device, quiet)
     if resume is not None:
         trainer.restore(resume)
+    elif init is not None:
+        trainer.initialize(init)
     return trainer.run()
