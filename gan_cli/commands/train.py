@@ -67,9 +67,11 @@ def train_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     from gan_cli.io.datasets import load_data
+    from gan_cli.memory import check_fits
     from gan_cli.registry import get_family, parse_options
     from gan_cli.train.config import TrainConfig, checkpoints_in, next_run_dir
     from gan_cli.train.loop import train
+    from gan_cli.train.runfolder import claim
 
     fam = get_family(model)
     if amp not in (None, "auto", "on", "off"):
@@ -130,22 +132,25 @@ def train_cmd(
     cfg.in_memory = in_memory
 
     dataset = load_data(cfg.data, cfg.load_size or cfg.size, fam.task, cfg.data_b, cfg.direction, cfg.in_memory)
-    if resume is None:
-        _check_writable(run_dir)  # only now: a run that fails validation leaves no folder behind
     num_classes = len(dataset.class_names) if fam.task == "class" else 0
     probe = fam(parse_options(fam, None, cfg.options), cfg.size, dataset.channels, num_classes, dataset.in_channels)
+    check_fits(probe, dev, training=True)
     if epochs is not None:
         per_step = cfg.batch_size * probe.draws_per_step()
         cfg.steps = max(1, math.ceil(epochs * len(dataset) / per_step))
     elif steps is not None:
         cfg.steps = steps
-    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone reports
-    if main_rank:
-        console.info(
-            f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
-            f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
-        )
-    final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet)
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone reports and writes
+    # Only now, with the inputs valid, is the folder created (and locked for the whole run).
+    with claim(run_dir, main_rank):
+        if resume is None and checkpoints_in(run_dir):  # a run that ended between the check above and the lock
+            raise BadInput(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+        if main_rank:
+            console.info(
+                f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
+                f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
+            )
+        final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet)
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")
         console.out(str(final))
@@ -189,13 +194,3 @@ def _asdict(opts: object) -> dict:
     import dataclasses
 
     return dataclasses.asdict(opts)  # type: ignore[arg-type]
-
-
-def _check_writable(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise BadInput(f"--out {run_dir}: cannot write there ({e.strerror or e})") from None

@@ -313,9 +313,8 @@ class Trainer:
                             f"gan train {cfg.model} --resume {self.run_dir}"
                         )
             except KeyboardInterrupt:
-                raise Interrupted(
-                    f"second interrupt: exiting without saving; last checkpoint {self.last_ckpt}"
-                ) from None
+                last = f"last checkpoint {self.last_ckpt}" if self.last_ckpt else "no checkpoint was written"
+                raise Interrupted(f"second interrupt: exiting without saving; {last}") from None
         D.cleanup(d)
         return self.last_ckpt or checkpoints_in(self.run_dir)[-1]
 
