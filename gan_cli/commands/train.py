@@ -65,6 +65,10 @@ def train_cmd(
     ),
     in_memory: bool = typer.Option(False, "--in-memory", help="Copy the data set into RAM instead of memory-mapping."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also write losses, img/s and previews as TensorBoard event files in the run "
+        "folder (needs: pip install 'gan-cli[tensorboard]')."
+    ),
 ) -> None:
     from gan_cli.io.datasets import load_data
     from gan_cli.memory import check_fits
@@ -72,6 +76,7 @@ def train_cmd(
     from gan_cli.train.config import TrainConfig, checkpoints_in, next_run_dir
     from gan_cli.train.loop import train
     from gan_cli.train.runfolder import claim
+    from gan_cli.train.tensorboard import check_available
 
     fam = get_family(model)
     if amp not in (None, "auto", "on", "off"):
@@ -83,6 +88,8 @@ def train_cmd(
     if epochs is not None and epochs <= 0:
         raise BadInput(f"--epochs must be more than 0 (got {epochs})")
     dev = resolve_device(device)
+    if tensorboard:
+        check_available()
     flags = {
         "data": data,
         "data_b": data_b,
@@ -150,7 +157,7 @@ def train_cmd(
                 f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
                 f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
             )
-        final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet)
+        final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, tensorboard=tensorboard)
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")
         console.out(str(final))
