@@ -37,6 +37,9 @@ or a pretrained model such as horse2zebra.pth) becomes a one-generator checkpoin
 it was trained as; architecture, norm, widths and channels are read from the keys); a checkpoints folder
 holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both directions.
 
+DCGAN (pytorch/examples dcgan/main.py, the PyTorch DCGAN tutorial): a netG state dict (netG_epoch_24.pth;
+keys main.N.*) becomes a dcgan checkpoint; nz, ngf, channels and size are read from the shapes.
+
 [bold]Examples[/]
 
   gan convert stylegan2-ffhq-config-f.pt ffhq.safetensors && gan sample --weights ffhq.safetensors --seed 233
@@ -44,6 +47,7 @@ holding *_net_G_A.pth and *_net_G_B.pth becomes a cyclegan checkpoint with both 
   gan convert latest_net_G.pth facades.safetensors
   gan convert horse2zebra.pth horse2zebra.safetensors && gan translate --weights horse2zebra.safetensors in/ out/
   gan convert checkpoints/maps_cyclegan/ maps.safetensors --from junyanz
+  gan convert netG_epoch_24.pth dcgan64.safetensors && gan sample --weights dcgan64.safetensors
 """
 
 
@@ -188,11 +192,31 @@ def _ugatit_convert(path: Path, direction: str | None) -> Converted:
     return Converted(fam, options, kw["img_size"], channels, in_channels, tensors, source, summary)
 
 
+def _dcgan_sniff(path: Path) -> bool:
+    from gan_cli.convert import pickle_head
+
+    return path.is_file() and path.suffix in (".pt", ".pth") and b"main.0.weight" in pickle_head(path)
+
+
+def _dcgan_convert(path: Path, direction: str | None) -> Converted:
+    """pytorch/examples' or the PyTorch tutorial's netG state dict -> a dcgan checkpoint."""
+    from gan_cli.convert.dcgan import convert_dcgan, summary
+    from gan_cli.registry import get_family
+
+    if direction is not None:
+        raise BadInput("--direction is for translation models; a DCGAN generator has none")
+    s, tensors, source = convert_dcgan(path)
+    options = {**dataclasses.asdict(get_family("dcgan").Options()), "z_dim": s["z_dim"], "ngf": s["ngf"]}
+    channels = s["channels"]
+    return Converted("dcgan", options, s["size"], channels, channels, tensors, source, f"{summary(s)} -> dcgan")
+
+
 # format name -> (sniff, convert); sniffed in this order when --from is not given
 FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Converted]]] = {
     "rosinality": (_rosinality_sniff, lambda p, d: _stylegan2_convert(p, d, "rosinality")),
     "nvlabs": (lambda p: p.is_file() and p.suffix == ".pkl", lambda p, d: _stylegan2_convert(p, d, "nvlabs")),
     "ugatit": (_ugatit_sniff, _ugatit_convert),
+    "dcgan": (_dcgan_sniff, _dcgan_convert),  # before junyanz, which takes any other .pth
     "junyanz": (_junyanz_sniff, _junyanz_convert),
 }
 
@@ -231,7 +255,7 @@ def convert_cmd(
     src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
     fmt: str = typer.Option(
-        None, "--from", help="Source format: rosinality, nvlabs, ugatit or junyanz (default: guessed)."
+        None, "--from", help="Source format: rosinality, nvlabs, ugatit, dcgan or junyanz (default: guessed)."
     ),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:
