@@ -78,6 +78,9 @@ def load_any(path: str | os.PathLike, z_dim: int, num_ws: int | None, w_dim: int
         raise BadInput(f"--latents {path}: no such file") from None
     except (OSError, ValueError) as e:
         raise BadInput(f"--latents {path}: not a .npy array ({e})") from None
+    if not isinstance(arr, np.ndarray):  # np.load opens a zip (.npz) whatever the file is named
+        arr.close()
+        raise BadInput(f"--latents {path}: a .npz archive, not a .npy array (save one array with numpy.save)")
     if not np.issubdtype(arr.dtype, np.floating) or arr.size == 0:
         raise BadInput(f"--latents {path}: expected a non-empty float array, got {arr.dtype} {arr.shape}")
     if not np.isfinite(arr).all():

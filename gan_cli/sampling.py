@@ -23,6 +23,7 @@ from torch import nn
 
 from gan_cli.errors import BadInput
 from gan_cli.io import checkpoint as ckpt
+from gan_cli.memory import check_fits
 from gan_cli.registry import Family, StyleBased, get_family, inference_prefix, parse_options
 
 LATENT_CHUNK = 256
@@ -152,6 +153,7 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu", expe
         )
     except (KeyError, TypeError, ValueError) as e:
         raise BadInput(f"{path}: checkpoint metadata is incomplete ({e})") from None
+    check_fits(family, torch.device(device), training=False)  # options are read from the file: check first
     built = family.build()
     tensors, _ = ckpt.load(path)
     nets = {}

@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import bomb_png
-from helpers import TINY, make_folder
+from helpers import make_folder
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from gan_cli.io import checkpoint as ck_io
 
 Setup = Callable[[Path], None]
 
@@ -45,7 +47,8 @@ def trained(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("trained")
     data = make_folder(root / "data", n=8, size=16, mode="L")
-    args = ["train", "dcgan", "--data", data, "--steps", "1", "--batch-size", "8", *TINY, "--quiet"]
+    args = ["train", "dcgan", "--data", data, "--steps", "1", "--batch-size", "8", "--quiet"]
+    args += ["-o", "ngf=4", "-o", "ndf=4", "-o", "z_dim=8"]
     args += ["--out", root / "run"]
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as err:
         assert main([str(a) for a in args]) == 0, err.getvalue()
@@ -91,6 +94,42 @@ def ckpt_without_generator(root: Path) -> None:
         meta = f.metadata()
         kept = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("G.")}
     save_file(kept or {"D.w": torch.zeros(1)}, str(root / "d.safetensors"), metadata=meta)
+
+
+def run(name: str = "run") -> Setup:
+    """A copy of the trained run folder (checkpoints/step-0000001.safetensors, generator.safetensors, ...)."""
+    return lambda root: shutil.copytree(root.parent / "trained-run", root / name) and None
+
+
+def tampered_run(drop: str = "", **meta_changes: object) -> Setup:
+    """The trained run with its checkpoint's metadata changed (None removes a key) or tensors dropped."""
+
+    def setup(root: Path) -> None:
+        run()(root)
+        path = root / "run" / "checkpoints" / "step-0000001.safetensors"
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["gan_cli"])
+            kept = {k: f.get_tensor(k) for k in f.keys() if not (drop and k.startswith(drop))}
+        for key, value in meta_changes.items():
+            meta.pop(key) if value is None else meta.__setitem__(key, value)
+        if "z_dim" in meta_changes:  # a resumed run's options come from its training config
+            meta["train"]["options"]["z_dim"] = meta.pop("z_dim")
+        if "rng" in meta_changes:
+            kept["rng.torch.0"] = kept["rng.torch.0"][:100]
+            meta.pop("rng")
+        save_file(kept, str(path), metadata={"gan_cli": json.dumps(meta), "family": "dcgan"})
+
+    return setup
+
+
+def nan_ckpt(root: Path) -> None:
+    tensors, meta = ck_io.load(root.parent / "trained.safetensors")
+    nan = {k: v * float("nan") if v.is_floating_point() else v for k, v in tensors.items()}
+    ck_io.save(root / "g.safetensors", nan, meta)
+
+
+def array(name: str, arr: np.ndarray) -> Setup:
+    return lambda root: np.save(root / name, arr)
 
 
 def both(*setups: Setup) -> Setup:
@@ -205,9 +244,90 @@ MODELS_AND_USAGE = [
     Row("sample-option", ["sample", "--qwertz"], "No such option: --qwertz (see gan sample --help)"),
 ]
 
+T = ["train", "dcgan", "--data", "imgs", "--steps", "1", "--quiet"]  # a valid start: rows add one bad flag
+TRAIN = [
+    Row("train-data-missing", ["train", "dcgan", "--data", "nope"], "--data nope: no such folder"),
+    Row("train-unknown-model", ["train", "dcgn", "--data", "imgs"], "did you mean dcgan?", images()),
+    Row("train-ngf-negative", [*T, "-o", "ngf=-4"], "-o ngf=-4: must be 1 to 1024", images()),
+    Row("train-ngf-huge", [*T, "-o", "ngf=100000000"], "-o ngf=100000000: must be 1 to 1024", images()),
+    Row("train-z-dim-0", [*T, "-o", "z_dim=0"], "-o z_dim=0: must be 1 to 4096", images()),
+    Row("train-beta1", [*T, "-o", "beta1=5"], "-o beta1=5.0: must be 0 to 1", images()),
+    Row("train-option-type", [*T, "-o", "ngf=wide"], "-o ngf=wide: expected a int", images()),
+    Row("train-option-unknown", [*T, "-o", "depth=3"], "unknown option 'depth' for dcgan", images()),
+    Row("train-option-no-equals", [*T, "-o", "ngf"], "-o ngf: expected key=value", images()),
+    Row("train-size-negative", [*T, "--size", "-32"], "supports image sizes 32, 64, 128, not -32", images()),
+    Row("train-size-0", [*T, "--size", "0"], "not 0", images()),
+    Row("train-epochs-0", ["train", "dcgan", "--data", "imgs", "--epochs", "0"], "--epochs must be more than 0",
+        images()),
+    Row("train-steps-and-epochs", [*T, "--epochs", "2"], "give --steps or --epochs, not both", images()),
+    Row("train-steps-0", [*T, "--steps", "0"], "Invalid value for '--steps'", images()),
+    Row("train-amp", [*T, "--amp", "maybe"], "--amp maybe: use auto, on or off", images()),
+    Row("train-direction", [*T, "--direction", "up"], "--direction up: use AtoB or BtoA", images()),
+    Row("train-load-size", [*T, "--load-size", "16"], "--load-size 16 is smaller than --size 32", images()),
+    Row("train-cgan-flat", ["train", "cgan", "--data", "imgs", "--steps", "1"], "is class-conditional", images()),
+    Row("train-npz-as-npy", ["train", "dcgan", "--data", "x.npy"], "a .npz archive, not a .npy array",
+        lambda r: np.savez(r / "x.npz", x=np.zeros((2, 8, 8), np.uint8)) or (r / "x.npz").rename(r / "x.npy")),
+    Row("train-npy-float", ["train", "dcgan", "--data", "x.npy"], "expected uint8 images",
+        array("x.npy", np.zeros((2, 8, 8), np.float32))),
+    Row("train-out-is-file", [*T, "--out", "taken.txt"], "--out taken.txt: cannot write there",
+        both(images(), write("taken.txt", "x"))),
+    Row("train-out-holds-run", [*T, "--out", "run"], "run already holds a run", both(images(), run())),
+    Row("train-stylegan2-batch", ["train", "stylegan2", "--data", "imgs", "--steps", "1", "-b", "6", "-o",
+        "channel_max=8", "--quiet"], "must be a multiple of 4", images(n=8)),
+    Row("train-no-data", ["train", "dcgan", "--steps", "1"], "--data is required"),
+]
+
+R = ["train", "dcgan", "--resume", "run", "--steps", "3", "--quiet"]
+RESUME = [
+    Row("resume-missing", ["train", "dcgan", "--resume", "nope"], "--resume nope: no such run folder"),
+    Row("resume-empty-folder", ["train", "dcgan", "--resume", "e"], "a folder without checkpoints", folder("e")),
+    Row("resume-other-family", ["train", "lsgan", "--resume", "run"], "is a dcgan checkpoint, not lsgan", run()),
+    Row("resume-generator-only", ["train", "dcgan", "--resume", "run/generator.safetensors"],
+        "a generator-only checkpoint cannot be resumed", run()),
+    Row("resume-option", [*R, "-o", "ngf=8"], "-o cannot change a resumed run's options", run()),
+    Row("resume-size", [*R, "--size", "64"], "it cannot change on resume", run()),
+    Row("resume-seed", [*R, "--seed", "3"], "--seed 3: the run was trained with 0", run()),
+    Row("resume-out", [*R, "--out", "elsewhere"], "--out elsewhere differs from the resumed run's folder", run()),
+    Row("resume-step-negative", R, "metadata step -7 is not a step count", tampered_run(step=-7)),
+    Row("resume-step-float", R, "metadata step 1000000.0 is not a step count", tampered_run(step=1e6)),
+    Row("resume-format-newer", R, "written by a newer gan-cli (format gan-cli/99", tampered_run(format="gan-cli/99")),
+    Row("resume-no-optimizer", R, "optimizer 'D' has 0 state tensors", tampered_run(drop="opt.")),
+    Row("resume-no-optimizer-record", R, "no optimizer_tensors record",
+        tampered_run(drop="opt.", optimizer_tensors=None)),
+    Row("resume-rng", R, "random state rng.torch.0 is damaged", tampered_run(rng=True)),
+    Row("resume-no-config", R, "no usable training config", tampered_run(train=None)),
+    Row("resume-options-range", R, "checkpoint option z_dim=-5: must be 1 to 4096",
+        tampered_run(z_dim=-5)),
+]
+
+S = ["sample", "--weights", "g.safetensors"]
+SAMPLE = [
+    Row("sample-rows-0", [*S, "--rows", "0"], "--rows must be at least 1 (got 0)", ckpt()),
+    Row("sample-cols-negative", [*S, "--cols", "-3"], "--cols must be at least 1 (got -3)", ckpt()),
+    Row("sample-latents-empty", [*S, "--latents", "z.npy"], "expected a non-empty float array",
+        both(ckpt(), array("z.npy", np.zeros((0, 8), np.float32)))),
+    Row("sample-latents-npz", [*S, "--latents", "z.npy"], "a .npz archive, not a .npy array",
+        both(ckpt(), lambda r: np.savez(r / "z.npz", z=np.zeros((2, 8))) or (r / "z.npz").rename(r / "z.npy"))),
+    Row("sample-latents-shape", [*S, "--latents", "z.npy"], "expected z (N, 8), got (2, 5)",
+        both(ckpt(), array("z.npy", np.zeros((2, 5), np.float32)))),
+    Row("sample-truncation", [*S, "--truncation", "0.5"], "dcgan has no --truncation", ckpt()),
+    Row("sample-out-suffix", [*S, "--out", "x.txt"], "unsupported image extension", ckpt()),
+    Row("sample-nonfinite", [*S], "G.main.0.weight holds NaN or inf values", nan_ckpt),
+    Row("sample-meta-list", [*S], "unknown checkpoint format", tensors("g.safetensors", {"gan_cli": "[1, 2]"})),
+]
+
+FID_COVARIANCE = [
+    Row("fid-sigma-negative", ["eval-fid", "s.npz", "s.npz"], "sigma has a negative variance",
+        npz("s.npz", mu=np.zeros(4), sigma=-np.eye(4))),
+    Row("fid-sigma-asymmetric", ["eval-fid", "s.npz", "s.npz"], "sigma is not symmetric",
+        npz("s.npz", mu=np.zeros(3), sigma=np.eye(3) + np.triu(np.ones((3, 3)), 1) * 5)),
+    Row("fid-sigma-indefinite", ["eval-fid", "s.npz", "s.npz"], "negative eigenvalues",
+        npz("s.npz", mu=np.zeros(2), sigma=np.array([[1.0, 2.0], [2.0, 1.0]]))),
+]
+
 # fmt: on
 
-ROWS = INFO + EXPORT + EVAL_FID + PREP + MODELS_AND_USAGE
+ROWS = INFO + EXPORT + EVAL_FID + FID_COVARIANCE + PREP + MODELS_AND_USAGE + TRAIN + RESUME + SAMPLE
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -219,13 +339,14 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def test_the_table_is_large_and_ids_are_unique():
-    assert len(ROWS) >= 60
+    assert len(ROWS) >= 120
     assert len({r.id for r in ROWS}) == len(ROWS)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_bad_input(cli, row, tmp_path, trained, monkeypatch):
     shutil.copy(trained, tmp_path / "trained.safetensors")
+    shutil.copytree(trained.parent, tmp_path / "trained-run")
     root = tmp_path / "cwd"
     root.mkdir()
     monkeypatch.chdir(root)

@@ -41,6 +41,9 @@ PaddleGAN: a .pdparams (paddle.save of a state dict: numpy arrays, read by a res
 ppgan's StyleGANv2Generator (stylegan2-ffhq-config-f.pdparams) or of its photo2cartoon / U-GAT-IT
 generators (photo2cartoon_genA2B_weight.pdparams) becomes a stylegan2 / photo2cartoon / ugatit checkpoint.
 
+DCGAN (pytorch/examples dcgan/main.py, the PyTorch DCGAN tutorial): a netG state dict (netG_epoch_24.pth;
+keys main.N.*) becomes a dcgan checkpoint; nz, ngf, channels and size are read from the shapes.
+
 [bold]Examples[/]
 
   gan convert stylegan2-ffhq-config-f.pt ffhq.safetensors && gan sample --weights ffhq.safetensors --seed 233
@@ -49,6 +52,7 @@ generators (photo2cartoon_genA2B_weight.pdparams) becomes a stylegan2 / photo2ca
   gan convert horse2zebra.pth horse2zebra.safetensors && gan translate --weights horse2zebra.safetensors in/ out/
   gan convert checkpoints/maps_cyclegan/ maps.safetensors --from junyanz
   gan convert photo2cartoon_genA2B_weight.pdparams p2c-paddle.safetensors
+  gan convert netG_epoch_24.pth dcgan64.safetensors && gan sample --weights dcgan64.safetensors
 """
 
 
@@ -217,6 +221,23 @@ def _paddle_convert(path: Path, direction: str | None) -> Converted:
     conv = _ugatit_checkpoint([paddle.convert_generator(path, family)])
     conv.source["format"] = f"paddle ({family})"
     return conv
+def _dcgan_sniff(path: Path) -> bool:
+    from gan_cli.convert import pickle_head
+
+    return path.is_file() and path.suffix in (".pt", ".pth") and b"main.0.weight" in pickle_head(path)
+
+
+def _dcgan_convert(path: Path, direction: str | None) -> Converted:
+    """pytorch/examples' or the PyTorch tutorial's netG state dict -> a dcgan checkpoint."""
+    from gan_cli.convert.dcgan import convert_dcgan, summary
+    from gan_cli.registry import get_family
+
+    if direction is not None:
+        raise BadInput("--direction is for translation models; a DCGAN generator has none")
+    s, tensors, source = convert_dcgan(path)
+    options = {**dataclasses.asdict(get_family("dcgan").Options()), "z_dim": s["z_dim"], "ngf": s["ngf"]}
+    channels = s["channels"]
+    return Converted("dcgan", options, s["size"], channels, channels, tensors, source, f"{summary(s)} -> dcgan")
 
 
 # format name -> (sniff, convert); sniffed in this order when --from is not given
@@ -224,6 +245,7 @@ FORMATS: dict[str, tuple[Callable[[Path], bool], Callable[[Path, str | None], Co
     "rosinality": (_rosinality_sniff, lambda p, d: _stylegan2_convert(p, d, "rosinality")),
     "nvlabs": (lambda p: p.is_file() and p.suffix == ".pkl", lambda p, d: _stylegan2_convert(p, d, "nvlabs")),
     "ugatit": (_ugatit_sniff, _ugatit_convert),
+    "dcgan": (_dcgan_sniff, _dcgan_convert),  # before junyanz, which takes any other .pth
     "junyanz": (_junyanz_sniff, _junyanz_convert),
     "paddle": (lambda p: p.is_file() and p.suffix == ".pdparams", _paddle_convert),
 }
@@ -264,6 +286,7 @@ def convert_cmd(
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
     fmt: str = typer.Option(
         None, "--from", help="Source format: rosinality, nvlabs, ugatit, junyanz or paddle (default: guessed)."
+        None, "--from", help="Source format: rosinality, nvlabs, ugatit, dcgan or junyanz (default: guessed)."
     ),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:

@@ -73,12 +73,19 @@ def train_cmd(
     ),
     in_memory: bool = typer.Option(False, "--in-memory", help="Copy the data set into RAM instead of memory-mapping."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also write losses, img/s and previews as TensorBoard event files in the run "
+        "folder (needs: pip install 'gan-cli[tensorboard]')."
+    ),
 ) -> None:
     from gan_cli.io.datasets import load_data
+    from gan_cli.memory import check_fits
     from gan_cli.registry import get_family, parse_options
     from gan_cli.train.config import TrainConfig, checkpoints_in, next_run_dir
     from gan_cli.train.finetune import check_init
     from gan_cli.train.loop import train
+    from gan_cli.train.runfolder import claim
+    from gan_cli.train.tensorboard import check_available
 
     fam = get_family(model)
     if amp not in (None, "auto", "on", "off"):
@@ -90,6 +97,8 @@ def train_cmd(
     if epochs is not None and epochs <= 0:
         raise BadInput(f"--epochs must be more than 0 (got {epochs})")
     dev = resolve_device(device)
+    if tensorboard:
+        check_available()
     flags = {
         "data": data,
         "data_b": data_b,
@@ -149,20 +158,23 @@ def train_cmd(
     probe = fam(parse_options(fam, None, cfg.options), cfg.size, dataset.channels, num_classes, dataset.in_channels)
     if init_ckpt is not None:
         check_init(init_ckpt, probe, probe.ema().net if probe.ema() is not None else None)
-    if resume is None:
-        _check_writable(run_dir)  # only now: a run that fails validation leaves no folder behind
+    check_fits(probe, dev, training=True)
     if epochs is not None:
         per_step = cfg.batch_size * probe.draws_per_step()
         cfg.steps = max(1, math.ceil(epochs * len(dataset) / per_step))
     elif steps is not None:
         cfg.steps = steps
-    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone reports
-    if main_rank:
-        console.info(
-            f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
-            f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
-        )
-    final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, init=init_ckpt)
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone reports and writes
+    # Only now, with the inputs valid, is the folder created (and locked for the whole run).
+    with claim(run_dir, main_rank):
+        if resume is None and checkpoints_in(run_dir):  # a run that ended between the check above and the lock
+            raise BadInput(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+        if main_rank:
+            console.info(
+                f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
+                f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
+            )
+        final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, init=init_ckpt, tensorboard=tensorboard)
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")
         console.out(str(final))
@@ -218,13 +230,3 @@ def _asdict(opts: object) -> dict:
     import dataclasses
 
     return dataclasses.asdict(opts)  # type: ignore[arg-type]
-
-
-def _check_writable(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise BadInput(f"--out {run_dir}: cannot write there ({e.strerror or e})") from None

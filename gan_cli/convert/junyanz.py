@@ -58,7 +58,7 @@ def convert_junyanz(path: str | Path, direction: str | None = None, family: str 
     to A), else None (a pix2pix G maps whatever side it was trained on: the file does not say).
     """
     path = Path(path)
-    sd = _read(path)
+    sd = read_state_dict(path)
     kwargs, dropout_seen = _detect(sd, path)
     tensors, dropped = _consume(sd, kwargs, path)
     return Converted(
@@ -76,7 +76,9 @@ def convert_junyanz(path: str | Path, direction: str | None = None, family: str 
     )
 
 
-def _read(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A bare state dict saved with torch.save(net.state_dict()), read with weights_only=True (also for
+    gan_cli/convert/dcgan.py); `module.` prefixes of a DataParallel wrapper are dropped."""
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     try:

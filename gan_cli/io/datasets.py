@@ -148,6 +148,9 @@ def _npy(path: Path, size: int) -> ImageSet:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as e:
         raise BadInput(f"--data {path}: not a .npy array ({e})") from None
+    if not isinstance(arr, np.ndarray):  # np.load opens a zip (.npz) whatever the file is named
+        arr.close()
+        raise BadInput(f"--data {path}: a .npz archive, not a .npy array (save one array with numpy.save)")
     if arr.ndim == 3:
         arr = arr[:, :, :, None]
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] not in (1, 3) or len(arr) == 0:

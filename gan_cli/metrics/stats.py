@@ -20,6 +20,9 @@ import torch
 from gan_cli.errors import BadInput
 from gan_cli.io.atomic import atomic_path
 
+SYMMETRY_TOL = 1e-6  # |sigma - sigma^T| allowed, relative to trace(sigma) (float32 rounding is ~1e-7)
+PSD_TOL = 1e-6  # most negative eigenvalue allowed, relative to trace(sigma)
+
 
 @dataclass
 class Stats:
@@ -130,4 +133,24 @@ def load_stats(path: str | os.PathLike) -> Stats:
         raise BadInput(f"{path}: mu {mu.shape} and sigma {sigma.shape} do not fit (expected (D,) and (D, D))")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise BadInput(f"{path}: mu or sigma contains NaN or infinite values")
+    check_covariance(sigma, str(path))
     return Stats(mu, sigma, n)
+
+
+def check_covariance(sigma: np.ndarray, where: str) -> None:
+    """BadInput unless sigma is a covariance: symmetric and positive semi-definite, within rounding.
+
+    The tolerances are relative to sigma's trace (its eigenvalues' sum, which bounds the largest): a
+    covariance stored in float32 passes, `-I` or a hand-edited asymmetric matrix (which gave FID 0 and
+    4005) does not. Definiteness is one Cholesky of sigma + tol * I, a third of the FID's own cost.
+    """
+    scale = float(np.abs(np.diagonal(sigma)).sum()) or 1.0
+    asym = float(np.abs(sigma - sigma.T).max())
+    if asym > SYMMETRY_TOL * scale:
+        raise BadInput(f"{where}: sigma is not symmetric (|sigma - sigma^T| up to {asym:.3g}): not a covariance")
+    try:
+        np.linalg.cholesky(sigma + PSD_TOL * scale * np.eye(sigma.shape[0]))
+    except np.linalg.LinAlgError:
+        low = float(np.diagonal(sigma).min())
+        detail = f"a negative variance ({low:.3g})" if low < 0 else "negative eigenvalues"
+        raise BadInput(f"{where}: sigma has {detail}: not a covariance (not positive semi-definite)") from None

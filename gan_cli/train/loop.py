@@ -34,6 +34,7 @@ from gan_cli.train.config import TrainConfig, checkpoints_in
 from gan_cli.train.finetune import load_init
 from gan_cli.train.progress import Progress
 from gan_cli.train.state import check_finite, model_meta, restore_full, save_full, save_generator
+from gan_cli.train.tensorboard import Board
 
 
 class Interrupted(GanError):
@@ -66,7 +67,15 @@ class StopFlag:
 class Trainer:
     """One run: the family, its nets and optimizers, the data, and the step/images-seen counters."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, run_dir: Path, device: torch.device, quiet: bool) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        data: TrainData,
+        run_dir: Path,
+        device: torch.device,
+        quiet: bool,
+        tensorboard: bool = False,
+    ) -> None:
         self.d, self.device = D.setup(device)
         self.cfg, self.run_dir, self.quiet = cfg, run_dir, quiet
         fam_cls = get_family(cfg.model)
@@ -103,6 +112,7 @@ class Trainer:
         self.counts: dict[str, int] = {}
         self.values: dict[str, float] = {}
         self.last_ckpt: Path | None = None
+        self.board = Board(run_dir, None) if tensorboard and self.d.main else None
         class_names = data.class_names if fam.task == "class" else []
         self.meta = model_meta(fam, cfg.options, class_names, 0, data.source)
         if self.d.main:
@@ -157,6 +167,8 @@ class Trainer:
             torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"])
         self.fixed = {k[len("fixed.") :]: v for k, v in tensors.items() if k.startswith("fixed.")}
         self.last_ckpt = path
+        if self.board is not None:
+            self.board.resumed_at = self.step + 1  # events logged after the checkpoint by the stopped run are purged
         if self.d.main:
             logs.truncate(self.run_dir / "metrics.jsonl", self.step)
             console.info(f"resuming {self.run_dir} from step {self.step} ({path.name})")
@@ -248,6 +260,8 @@ class Trainer:
                 **{f"sched/{k}": v for k, v in self.values.items()},
             }
             logs.append(self.run_dir / "metrics.jsonl", record)
+            if self.board is not None:
+                self.board.scalars(record)
         self.sums, self.counts = {}, {}
         return means, img_s
 
@@ -262,8 +276,10 @@ class Trainer:
             out, cols = self.family.preview(nets, fixed)
         for n, m in nets.items():
             m.train(modes[n])
-        rows = -(-out.shape[0] // cols)
-        images.save_grid(out.float(), rows, cols, self.run_dir / "samples" / f"step-{self.step:07d}.png")
+        grid = images.make_grid(out.float(), -(-out.shape[0] // cols), cols)
+        images.save_image(images.tensor_to_pil(grid), self.run_dir / "samples" / f"step-{self.step:07d}.png")
+        if self.board is not None:
+            self.board.grid(grid, self.step)
         logs.plot(
             self.run_dir / "metrics.jsonl", self.run_dir / "losses.png", f"{self.cfg.model} - {self.run_dir.name}"
         )
@@ -298,13 +314,16 @@ class Trainer:
         D.barrier(self.d)
 
     # --- the run ---------------------------------------------------------------------------------
+    def _board_open(self) -> contextlib.AbstractContextManager:
+        return contextlib.closing(self.board) if self.board is not None else contextlib.nullcontext()
+
     def run(self) -> Path:
         cfg, d = self.cfg, self.d
         if d.main:
             write_text(self.run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
         t_last, seen_last = time.perf_counter(), self.seen
         progress = Progress(cfg, self.step, self.quiet or not d.main)
-        with StopFlag() as stop, progress:
+        with StopFlag() as stop, progress, self._board_open():
             try:
                 while self.step < cfg.steps:
                     self.train_step()
@@ -329,9 +348,8 @@ class Trainer:
                             f"gan train {cfg.model} --resume {self.run_dir}"
                         )
             except KeyboardInterrupt:
-                raise Interrupted(
-                    f"second interrupt: exiting without saving; last checkpoint {self.last_ckpt}"
-                ) from None
+                last = f"last checkpoint {self.last_ckpt}" if self.last_ckpt else "no checkpoint was written"
+                raise Interrupted(f"second interrupt: exiting without saving; {last}") from None
         D.cleanup(d)
         return self.last_ckpt or checkpoints_in(self.run_dir)[-1]
 
@@ -344,9 +362,13 @@ def train(
     resume: Path | None = None,
     quiet: bool = False,
     init: Path | None = None,
+    tensorboard: bool = False,
 ) -> Path:
-    """Train (or continue) a run in `run_dir`, new runs from `init`'s weights if given; return the final checkpoint."""
-    trainer = Trainer(cfg, data, run_dir, device, quiet)
+    """Train (or continue) a run in `run_dir`, new runs from `init`'s weights if given; return the final checkpoint.
+
+    `tensorboard`: also write the metrics and preview grids as TensorBoard event files in `run_dir`.
+    """
+    trainer = Trainer(cfg, data, run_dir, device, quiet, tensorboard)
     if resume is not None:
         trainer.restore(resume)
     elif init is not None:

@@ -95,15 +95,18 @@ def restore_full(
         raise BadInput(f"{path}: metadata step {step!r} is not a step count")
     for name, net in family.nets.items():
         ckpt.load_module(name, net, tensors, path)
-    counts = meta.get("optimizer_tensors", {})
+    counts = meta.get("optimizer_tensors")
+    if not isinstance(counts, dict) and meta.get("format") != "gan-cli/1":  # every later format records them
+        raise BadInput(f"{path}: metadata has no optimizer_tensors record (damaged)")
     for key, opt in opts.items():
         if key not in meta.get("optimizers", {}):
             raise BadInput(f"{path}: has no state for optimizer {key!r}")
         found = sum(k.startswith(f"opt.{key}.") for k in tensors)
-        if key in counts and found != counts[key]:
-            raise BadInput(f"{path}: optimizer {key!r} has {found} state tensors, {counts[key]} were saved (damaged)")
+        if counts is not None and found != counts.get(key):
+            saved = counts.get(key)
+            raise BadInput(f"{path}: optimizer {key!r} has {found} state tensors, {saved} were saved (damaged)")
         ckpt.load_optimizer(f"opt.{key}", opt, tensors, meta["optimizers"][key])
-        _check_optimizer_shapes(opt, path, key)
+        _check_optimizer_state(opt, path, key, step)
     for k in family.state:
         if f"state.{k}" not in tensors:
             raise BadInput(f"{path}: has no family state {k!r}")
@@ -111,7 +114,14 @@ def restore_full(
     return tensors, meta
 
 
-def _check_optimizer_shapes(opt: torch.optim.Optimizer, path: Path, key: str) -> None:
+def _check_optimizer_state(opt: torch.optim.Optimizer, path: Path, key: str, step: int) -> None:
+    """Every parameter's state holds the same entries (Adam: step, exp_avg, exp_avg_sq) with its shape; after
+    a step, an optimizer that keeps state has some."""
+    names = {frozenset(s) for s in opt.state.values()}
+    if len(names) > 1:
+        raise BadInput(f"{path}: optimizer {key!r} state differs between parameters ({sorted(map(sorted, names))})")
+    if step > 0 and not opt.state and _keeps_state(opt):
+        raise BadInput(f"{path}: optimizer {key!r} has no state at step {step} (its tensors were removed?)")
     for group in opt.param_groups:
         for p in group["params"]:
             for name, t in opt.state.get(p, {}).items():
@@ -122,6 +132,11 @@ def _check_optimizer_shapes(opt: torch.optim.Optimizer, path: Path, key: str) ->
                     )
             if not math.isfinite(float(group.get("lr", 0.0))):
                 raise BadInput(f"{path}: optimizer {key!r} has a non-finite learning rate")
+
+
+def _keeps_state(opt: torch.optim.Optimizer) -> bool:
+    """Whether a step leaves per-parameter state (Adam, RMSprop: yes; plain SGD: no)."""
+    return not isinstance(opt, torch.optim.SGD) or any(g.get("momentum", 0) for g in opt.param_groups)
 
 
 def _upgrade_v1(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
