@@ -285,8 +285,7 @@ def convert_cmd(
     src: Path = typer.Argument(..., help="Checkpoint file (or checkpoints folder) of another project."),
     dst: Path = typer.Argument(..., help="Output .safetensors file."),
     fmt: str = typer.Option(
-        None, "--from", help="Source format: rosinality, nvlabs, ugatit, junyanz or paddle (default: guessed)."
-        None, "--from", help="Source format: rosinality, nvlabs, ugatit, dcgan or junyanz (default: guessed)."
+        None, "--from", help="Source format: rosinality, nvlabs, ugatit, dcgan, junyanz or paddle (default: guessed)."
     ),
     direction: str = typer.Option(None, "--direction", help="AtoB or BtoA: what the generator maps (recorded)."),
 ) -> None:
