@@ -174,7 +174,9 @@ def train_cmd(
                 f"training {fam.name} on {dataset.source} at {cfg.size}px, {cfg.steps} steps, batch "
                 f"{cfg.batch_size}, device {dev.type} -> {run_dir}"
             )
-        final = train(cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, init=init_ckpt, tensorboard=tensorboard)
+        final = train(
+            cfg, dataset, run_dir, dev, resume=resume_ckpt, quiet=quiet, init=init_ckpt, tensorboard=tensorboard
+        )
     if main_rank:
         console.info(f"done: samples in {run_dir / 'samples'}, loss plot {run_dir / 'losses.png'}")
         console.out(str(final))
