@@ -128,3 +128,24 @@ def test_gan_convert_reproduces_the_reference_through_sample(cli, tmp_path, name
     info = json.loads(cli("info", dst, "--json").out)
     assert info["family"] == "stylegan2" and info["kind"] == "generator"
     assert cli("mix", "--weights", dst, "--row-seeds", "1", "--col-seeds", "2", "--out", tmp_path / "m.png").code == 0
+
+
+def test_minibatch_stddev_group_option():
+    """-o mbstd_group sets D's minibatch-stddev group (NVlabs' CIFAR config: 32) and the batch must divide by it."""
+    from gan_cli.errors import BadInput
+    from gan_cli.registry import get_family, parse_options
+
+    cls = get_family("stylegan2")
+    tiny = [f"{k}={v}" for k, v in cls.tiny.items()]
+    torch.manual_seed(0)
+    fam4 = cls(parse_options(cls, tiny), 32, 3, 0, 3)
+    fam8 = cls(parse_options(cls, [*tiny, "mbstd_group=8"]), 32, 3, 0, 3)
+    D4, D8 = fam4.build()["D"], fam8.build()["D"]
+    D8.load_state_dict(D4.state_dict())  # the group size is not a weight: same parameters
+    x = torch.randn(8, 3, 32, 32)
+    x[4:] = x[:4]  # with groups of 4 (samples i, i+2, i+4, i+6) and of 8 (all) the stddevs differ
+    assert D4.stddev_group == 4 and D8.stddev_group == 8
+    assert not torch.allclose(D4(x), D8(x))
+    with pytest.raises(BadInput, match="multiple of 8"):
+        fam8._check_batch(12)
+    fam8._check_batch(16)
