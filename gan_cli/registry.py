@@ -176,6 +176,15 @@ class Family:
         """Turn on a weight average of a net (None: off)."""
         return None
 
+    def prepare_training(self, device: torch.device) -> None:
+        """Load what training needs besides self.nets and is not saved with them (photo2cartoon's frozen
+        face-recognition net), onto `device`; BadInput if it cannot. Only the training loop calls it."""
+
+    @classmethod
+    def notes(cls, options: Mapping[str, Any]) -> list[str]:
+        """One-line remarks that `gan info` shows about a checkpoint's options (a loss term on or off)."""
+        return []
+
     # --- inference: noise and class tasks --------------------------------------------------------
     def latent_dim(self) -> int:
         raise NotImplementedError(f"{self.name} has no latent space")

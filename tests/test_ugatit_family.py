@@ -149,9 +149,3 @@ def test_gray_and_rgb_domains_translate_both_ways():
 def test_discriminator_depth_must_fit_the_size():
     with pytest.raises(BadInput, match=r"needs images of at least 96 px, not 64: use -o d_global_layers=6"):
         _family("ugatit", ["light=true", "ngf=2", "ndf=2"], size=64)
-
-
-def test_photo2cartoon_id_model_is_refused_clearly_and_off_by_default(tmp_path):
-    assert _tiny("photo2cartoon").opts.id_model == ""
-    with pytest.raises(BadInput, match="id_model .*not supported yet"):
-        _family("photo2cartoon", ["ngf=4", "ndf=2", "d_global_layers=4", "d_local_layers=3", f"id_model={tmp_path}"])

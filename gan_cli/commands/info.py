@@ -45,6 +45,7 @@ def checkpoint_info(path: Path) -> dict:
         "classes": meta.get("class_names") or [],
         "data": meta.get("data"),
         "options": meta.get("options", {}),
+        "notes": _notes(meta),  # what the options mean where a family says (photo2cartoon: face-ID term on/off)
         "params": params,
         "train": meta.get("train"),
         "gan_cli_version": meta.get("version"),
@@ -72,6 +73,7 @@ def info_cmd(
         f"classes    {_listing(info['classes']) or '-'}",
         f"data       {info['data']}",
         f"options    {_listing(info['options'])}",
+        *(f"note       {note}" for note in info["notes"]),
         f"params     {params}",
         f"gan-cli    {info['gan_cli_version']} ({info['format']})",
         *([f"source     {_source_line(info['source'])}"] if info["source"] else []),
@@ -79,6 +81,20 @@ def info_cmd(
     # Every value comes from the file: control characters (ESC, OSC, newlines) are shown escaped,
     # so a crafted checkpoint cannot retitle or clear the terminal or forge lines.
     console.out("\n".join(console.printable(line) for line in lines))
+
+
+def _notes(meta: dict) -> list[str]:
+    """The family's remarks on the checkpoint's options; none for an unknown family or unreadable options."""
+    from gan_cli.errors import BadInput
+    from gan_cli.registry import get_family
+
+    options = meta.get("options")
+    if not isinstance(meta.get("family"), str) or not isinstance(options, dict):
+        return []
+    try:
+        return get_family(meta["family"]).notes(options)
+    except BadInput:
+        return []
 
 
 def _listing(value: object) -> str:

@@ -90,6 +90,7 @@ class Trainer:
                     if t.dim() == 4 and t.shape[2] * t.shape[3] > 1:
                         t.data = t.data.contiguous(memory_format=torch.channels_last)
             D.broadcast_module(net, self.d)
+        fam.prepare_training(self.device)
         self.ema = fam.ema()
         if self.ema is not None:
             fam.nets[ema_name(self.ema.net)] = E.create(fam.nets[self.ema.net])

@@ -1,0 +1,137 @@
+"""Photos/s of photo2cartoon end to end at 256 px (prep + generator + composite), with the split, on this CPU.
+
+Inputs: the two portraits of tests/data/faces repeated to --n photos (one face each). The generator is
+minivision's released architecture (ngf 32, light, 256 px) with random weights: the time does not depend
+on the values. Both ways below share one FacePrep (models created once) and leave file writing out.
+
+- plain, per photo: prep, then the generator on that photo's face (batch 1, standard layout: what
+  `gan translate photo2cartoon` does today), then photo2cartoon's composite onto white;
+- batched: prep in a background thread (overlapping the network), faces gathered into batches of
+  --batch-size, the generator in channels-last layout, the same composite.
+
+The cartoons of the two ways are compared (largest difference in 8-bit levels). bf16 is not tried: this
+CPU has no native bf16. Prep time is reported as measured in the plain run (the batched run overlaps it).
+
+    OMP_NUM_THREADS=2 python benchmarks/bench_photo2cartoon.py [--n 8] [--batch-size 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gan_cli.faces.prep import FacePrep
+from gan_cli.nets.photo2cartoon import ResnetGenerator, output_to_cartoon, photo_to_input
+
+FACES = Path(__file__).resolve().parents[1] / "tests" / "data" / "faces"
+SIZE = 256
+
+
+def photos(n: int) -> list[np.ndarray]:
+    base = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(FACES.glob("*.*")) if p.suffix != ".md"]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def prep_faces(prep: FacePrep, photo: np.ndarray) -> list[np.ndarray]:
+    return [np.asarray(r.image) for r in prep.process(photo)]
+
+
+def plain(G: torch.nn.Module, prep: FacePrep, items: list[np.ndarray]) -> tuple[list[np.ndarray], dict[str, float]]:
+    """Per photo: prep, G at batch 1 per face, composite. Returns the cartoons and seconds per stage."""
+    secs = {"prep": 0.0, "net": 0.0, "composite": 0.0}
+    out = []
+    for photo in items:
+        t0 = time.perf_counter()
+        faces = prep_faces(prep, photo)
+        t1 = time.perf_counter()
+        inputs = [photo_to_input(f, SIZE) for f in faces]
+        with torch.inference_mode():
+            ys = [G(x)[0] for x, _ in inputs]
+        t2 = time.perf_counter()
+        out += [output_to_cartoon(y, mask) for y, (_, mask) in zip(ys, inputs)]
+        secs["prep"] += t1 - t0
+        secs["net"] += t2 - t1
+        secs["composite"] += time.perf_counter() - t2
+    return out, secs
+
+
+def batched(
+    G: torch.nn.Module, prep: FacePrep, items: list[np.ndarray], batch_size: int
+) -> tuple[list[np.ndarray], dict[str, float]]:
+    """Prep in a thread, faces in batches through a channels-last G, composite. Seconds: the network and
+    composite stages, and the time the network waited for prep."""
+    secs = {"wait for prep": 0.0, "net": 0.0, "composite": 0.0}
+    out: list[np.ndarray] = []
+    pending: list[tuple[torch.Tensor, np.ndarray]] = []
+
+    def flush() -> None:
+        t0 = time.perf_counter()
+        x = torch.cat([x for x, _ in pending]).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = G(x)[0]
+        t1 = time.perf_counter()
+        out.extend(output_to_cartoon(o, mask) for o, (_, mask) in zip(y, pending))
+        secs["net"] += t1 - t0
+        secs["composite"] += time.perf_counter() - t1
+        pending.clear()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.map(lambda p: prep_faces(prep, p), items)  # runs ahead of the network
+        while True:
+            t0 = time.perf_counter()
+            faces = next(results, None)
+            secs["wait for prep"] += time.perf_counter() - t0
+            if faces is None:
+                break
+            pending += [photo_to_input(f, SIZE) for f in faces]
+            if len(pending) >= batch_size:
+                flush()
+        if pending:
+            flush()
+    return out, secs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=8, help="photos (the two test portraits, repeated)")
+    ap.add_argument("--batch-size", type=int, default=4)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    G = ResnetGenerator(32, SIZE, light=True).eval()
+    G_cl = ResnetGenerator(32, SIZE, light=True).eval()
+    G_cl.load_state_dict(G.state_dict())
+    G_cl = G_cl.to(memory_format=torch.channels_last)
+    items = photos(args.n)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load {load}")
+    print(f"{args.n} photos -> {SIZE} px faces; photo2cartoon ngf 32 light (random weights); batch {args.batch_size}")
+    with FacePrep(size=SIZE, bg="transparent", all_faces=True) as prep:
+        plain(G, prep, items[:1])  # first-call costs (models, allocator) out of the way
+        batched(G_cl, prep, items[:1], args.batch_size)
+        t0 = time.perf_counter()
+        ref, p = plain(G, prep, items)
+        t_plain = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fast, b = batched(G_cl, prep, items, args.batch_size)
+        t_fast = time.perf_counter() - t0
+    assert len(ref) == len(fast) == args.n, (len(ref), len(fast))
+    diff = max(int(np.abs(a.astype(int) - c.astype(int)).max()) for a, c in zip(ref, fast))
+    n = args.n
+    print(f"plain   {n / t_plain:6.3f} photos/s end to end ({t_plain / n:6.2f} s/photo): " + _split(p, n))
+    print(f"batched {n / t_fast:6.3f} photos/s end to end ({t_fast / n:6.2f} s/photo): " + _split(b, n))
+    print(f"network: {p['net'] / b['net']:.2f}x the plain loop; end to end {t_plain / t_fast:.2f}x; max diff {diff}")
+
+
+def _split(secs: dict[str, float], n: int) -> str:
+    return ", ".join(f"{k} {v / n:.2f} s/photo" for k, v in secs.items())
+
+
+if __name__ == "__main__":
+    main()
