@@ -7,7 +7,11 @@ on the values. Both ways below share one FacePrep (models created once) and leav
 - plain, per photo: prep, then the generator on that photo's face (batch 1, standard layout: what
   `gan translate photo2cartoon` does today), then photo2cartoon's composite onto white;
 - batched: prep in a background thread (overlapping the network), faces gathered into batches of
-  --batch-size, the generator in channels-last layout, the same composite.
+  --batch-size, the generator in channels-last layout, the same composite;
+- gan translate: the command's library path (gan_cli.facetranslate.FaceTranslator) on the photos saved as
+  PNG files, with the same weights in a photo2cartoon checkpoint: decode + prep one photo ahead in a
+  thread, the generator channels-last on each photo's faces; the cartoons are written as PNGs (so this row
+  includes file decode and encode, which the other two leave out).
 
 The cartoons of the two ways are compared (largest difference in 8-bit levels). bf16 is not tried: this
 CPU has no native bf16. Prep time is reported as measured in the plain run (the batched run overlaps it).
@@ -121,12 +125,48 @@ def main() -> None:
         t0 = time.perf_counter()
         fast, b = batched(G_cl, prep, items, args.batch_size)
         t_fast = time.perf_counter() - t0
-    assert len(ref) == len(fast) == args.n, (len(ref), len(fast))
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd, t_cmd, c = command(G, items, Path(tmp))
+    assert len(ref) == len(fast) == len(cmd) == args.n, (len(ref), len(fast), len(cmd))
     diff = max(int(np.abs(a.astype(int) - c.astype(int)).max()) for a, c in zip(ref, fast))
     n = args.n
     print(f"plain   {n / t_plain:6.3f} photos/s end to end ({t_plain / n:6.2f} s/photo): " + _split(p, n))
     print(f"batched {n / t_fast:6.3f} photos/s end to end ({t_fast / n:6.2f} s/photo): " + _split(b, n))
     print(f"network: {p['net'] / b['net']:.2f}x the plain loop; end to end {t_plain / t_fast:.2f}x; max diff {diff}")
+    diff_cmd = max(int(np.abs(a.astype(int) - c_.astype(int)).max()) for a, c_ in zip(ref, cmd))
+    print(f"gan translate {n / t_cmd:6.3f} photos/s end to end, files included ({t_cmd / n:6.2f} s/photo): "
+          + _split(c, n))
+    print(f"gan translate: end to end {t_plain / t_cmd:.2f}x the plain loop; max diff {diff_cmd}")
+
+
+def command(G: torch.nn.Module, items: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float, dict]:
+    """`gan translate photo2cartoon IN OUT --no-paste-back`'s library path over files; (cartoons, seconds, split)."""
+    from gan_cli.facetranslate import FaceTranslator
+    from gan_cli.registry import get_family, parse_options
+    from gan_cli.sampling import load_model
+    from gan_cli.train.state import model_meta, save_generator
+    from gan_cli.translate import plan
+
+    cls = get_family("photo2cartoon")
+    opts = parse_options(cls, None)
+    fam = cls(opts, SIZE, 3, 0, 3)
+    fam.build()["genA2B"].load_state_dict(G.state_dict())
+    ckpt = save_generator(tmp / "p2c.safetensors", fam, model_meta(fam, vars(opts), [], 0, "benchmark"))
+    (tmp / "in").mkdir()
+    for i, photo in enumerate(items):
+        Image.fromarray(photo).save(tmp / "in" / f"{i:04d}.png")
+    translator = FaceTranslator(load_model(ckpt), "AtoB", paste_back=False, save_prep=None)
+    try:
+        jobs = plan(str(tmp / "in"), tmp / "out", overwrite=True)
+        t0 = time.perf_counter()
+        report = translator.run(jobs, True, lambda p: None)
+        seconds = time.perf_counter() - t0
+    finally:
+        translator.close()
+    out = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(report.written)]
+    return out, seconds, {"prep (in its thread)": report.seconds_prep, "net + composite": report.seconds_net}
 
 
 def _split(secs: dict[str, float], n: int) -> str:
