@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_cli.errors import BadInput
-from gan_cli.registry import Context, Family, Schedule, option
+from gan_cli.registry import EMA, Context, Family, Phase, Schedule, option
 
 
 @dataclass
@@ -113,6 +113,19 @@ class ProgressiveFamily(Family):
         self.batch_sizes = parse_res_map(opts.batch_sizes, "batch_sizes", size, start, int)
         self.lrs = parse_res_map(opts.lrs, "lrs", size, start, float)
         self.base_lr = 0.0  # --lr, set by optimizers(): per-resolution lrs are scales of it
+
+    # One D step then one G step per minibatch, Adam (beta1, beta2, eps 1e-8) on both, G_ema with a half-life of
+    # ema_kimg: the two progressive families share this; they define d_loss, g_loss and those three options.
+    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        self.base_lr = lr
+        betas = (self.opts.beta1, self.opts.beta2)
+        return {k: torch.optim.Adam(self.nets[k].parameters(), lr=lr, betas=betas, eps=1e-8) for k in ("D", "G")}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", self.d_loss), Phase("G", self.g_loss, freeze=("D",), data=False)]
+
+    def ema(self) -> EMA | None:
+        return EMA("G", self.opts.ema_kimg, None) if self.opts.ema_kimg > 0 else None
 
     def stage(self, seen: int) -> Stage:
         o = self.opts

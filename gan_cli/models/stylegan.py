@@ -26,7 +26,7 @@ from torch import nn
 from gan_cli.models import losses as L
 from gan_cli.models.progressive import ProgressiveFamily, ProgressiveOptions, reals_at
 from gan_cli.nets.stylegan import Discriminator, Generator
-from gan_cli.registry import EMA, Batch, Context, Losses, Phase, SampleOption, StyleBased, option, register
+from gan_cli.registry import Batch, Context, Losses, SampleOption, StyleBased, option, register
 
 
 @dataclass
@@ -77,17 +77,6 @@ class StyleGAN(ProgressiveFamily, StyleBased):
         D = Discriminator(self.size, self.channels, o.fmap_base, o.fmap_max, o.mbstd_group)
         self.nets = {"G": G, "D": D}
         return self.nets
-
-    def optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
-        self.base_lr = lr
-        betas = (self.opts.beta1, self.opts.beta2)
-        return {k: torch.optim.Adam(self.nets[k].parameters(), lr=lr, betas=betas, eps=1e-8) for k in ("D", "G")}
-
-    def phases(self) -> list[Phase]:
-        return [Phase("D", self.d_loss), Phase("G", self.g_loss, freeze=("D",), data=False)]
-
-    def ema(self) -> EMA | None:
-        return EMA("G", self.opts.ema_kimg, None) if self.opts.ema_kimg > 0 else None
 
     # --- inference (StyleBased: gan mix, gan sample --space w) ----------------------------------------
     def latent_dim(self) -> int:
