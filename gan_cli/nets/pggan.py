@@ -135,10 +135,16 @@ class Generator(nn.Module):
         prev = x
         for block in self.blocks[: r - 1]:
             prev, x = x, block(x)
-        img = self.to_rgb[r - 2](x)
-        if alpha < 1 and r > 2:
-            img = torch.lerp(img, upscale2d(self.to_rgb[r - 3](prev)), 1.0 - alpha)
-        return img
+        return grow_output(self.to_rgb, x, prev, r, alpha)
+
+
+def grow_output(to_rgb: nn.ModuleList, x: torch.Tensor, prev: torch.Tensor, r: int, alpha: float) -> torch.Tensor:
+    """The image of a growing G at stage 2^r px: toRGB of the last block, and during a fade (alpha < 1) blended
+    with the upscaled toRGB of the block before (`prev`), as both papers' 'linear' structure does."""
+    img = to_rgb[r - 2](x)
+    if alpha < 1 and r > 2:
+        img = torch.lerp(img, upscale2d(to_rgb[r - 3](prev)), 1.0 - alpha)
+    return img
 
 
 class DBlock(nn.Module):

@@ -27,6 +27,7 @@ from gan_cli.nets.pggan import (
     EqConv2d,
     EqLinear,
     grow_discriminator,
+    grow_output,
     lrelu,
     nf,
     pixel_norm,
@@ -138,10 +139,7 @@ class Generator(nn.Module):
         x = prev = ws
         for j, block in enumerate(self.blocks[: r - 1]):
             prev, x = x, block(x, ws[:, 2 * j : 2 * j + 2], noise[2 * j : 2 * j + 2])
-        img = self.to_rgb[r - 2](x)
-        if alpha < 1 and r > 2:
-            img = torch.lerp(img, upscale2d(self.to_rgb[r - 3](prev)), 1.0 - alpha)
-        return img
+        return grow_output(self.to_rgb, x, prev, r, alpha)
 
 
 class DBlock(nn.Module):
