@@ -35,6 +35,7 @@ import torch
 from gan_cli.convert import sha256
 from gan_cli.convert import stylegan2 as sg2
 from gan_cli.convert import ugatit as ug
+from gan_cli.convert.unpickle import RestrictedUnpickler, latin1
 from gan_cli.errors import BadInput
 from gan_cli.nets.stylegan2 import Generator
 
@@ -82,12 +83,6 @@ def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:  # 
     return np.frombuffer(buf, dtype=_plain_dtype(dtype)).reshape(tuple(shape), order=order).copy()
 
 
-def _latin1(text: str, encoding: str = "latin1") -> bytes:  # how protocol-2 pickles spell bytes
-    if encoding not in ("latin1", "latin-1"):
-        raise BadInput(f"refusing to load the .pdparams: it asks for the {encoding!r} codec")
-    return text.encode("latin1")
-
-
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy.core.multiarray", "_reconstruct"): _Array,
     ("numpy._core.multiarray", "_reconstruct"): _Array,
@@ -96,22 +91,14 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy.core.numeric", "_frombuffer"): _frombuffer,
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("collections", "OrderedDict"): OrderedDict,
-    ("_codecs", "encode"): _latin1,
+    ("_codecs", "encode"): latin1,
 }
 
 
-class PdparamsUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise BadInput(
-                f"refusing to load the .pdparams: it asks for {module}.{name}, which is not part of a "
-                "dict of numpy arrays"
-            ) from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise BadInput("refusing to load the .pdparams: it uses persistent ids (not a paddle.save state dict)")
+class PdparamsUnpickler(RestrictedUnpickler):
+    allowed = _ALLOWED
+    what = ".pdparams"
+    content = "a dict of numpy arrays"
 
 
 def load_pdparams(path: Path) -> dict[str, torch.Tensor]:

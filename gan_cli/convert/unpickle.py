@@ -67,7 +67,7 @@ def _numpy_scalar(dtype: np.dtype, data: bytes = b"") -> Any:
     return np.frombuffer(data, dtype=dtype, count=1)[0].item()
 
 
-def _latin1(text: str, encoding: str = "latin1") -> bytes:  # how protocol-2 pickles spell bytes
+def latin1(text: str, encoding: str = "latin1") -> bytes:  # how protocol-2 pickles spell bytes
     if encoding not in ("latin1", "latin-1"):
         raise BadInput(f"pickle asks for the {encoding!r} codec")
     return text.encode("latin1")
@@ -87,23 +87,30 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
-    ("_codecs", "encode"): _latin1,
+    ("_codecs", "encode"): latin1,
 }
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the allow-listed globals above; anything else is BadInput."""
+    """Unpickler that resolves only the globals in `allowed`; anything else is BadInput. Subclasses (PaddleGAN's
+    .pdparams reader) set their own `allowed`, `what` (the kind of file, for messages) and `content`."""
+
+    allowed: dict[tuple[str, str], Any] = _ALLOWED
+    what = "pickle"
+    content = "a network pickle"
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _ALLOWED[(module, name)]
+            return self.allowed[(module, name)]
         except KeyError:
             raise BadInput(
-                f"refusing to load the pickle: it asks for {module}.{name}, which is not part of a network pickle"
+                f"refusing to load the {self.what}: it asks for {module}.{name}, which is not part of {self.content}"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise BadInput("refusing to load the pickle: it uses persistent ids (a torch.save file, not a network pickle)")
+        raise BadInput(
+            f"refusing to load the {self.what}: it uses persistent ids (a torch.save file, not {self.content})"
+        )
 
 
 def load_network_pickle(path: Path) -> Any:
