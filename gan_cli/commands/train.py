@@ -157,7 +157,8 @@ def train_cmd(
     num_classes = len(dataset.class_names) if fam.task == "class" else 0
     probe = fam(parse_options(fam, None, cfg.options), cfg.size, dataset.channels, num_classes, dataset.in_channels)
     if init_ckpt is not None:
-        check_init(init_ckpt, probe, probe.ema().net if probe.ema() is not None else None)
+        ema = probe.ema()
+        check_init(init_ckpt, probe, ema.net if ema is not None else None)
     check_fits(probe, dev, training=True)
     if epochs is not None:
         per_step = cfg.batch_size * probe.draws_per_step()
