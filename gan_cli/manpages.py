@@ -13,11 +13,11 @@ import typer
 
 from gan_cli import __version__
 
-_MARKUP = re.compile(r"\[/?(bold|italic|dim|cyan|green|red|yellow|b|i)?\]")
+_MARKUP = re.compile(r"(?<!\\)\[/?(bold|italic|dim|cyan|green|red|yellow|b|i)?\]")
 
 
 def _plain(text: str) -> str:
-    return _MARKUP.sub("", text or "").strip()
+    return _MARKUP.sub("", text or "").replace("\\[", "[").strip()  # rich markup, and its \[ escape
 
 
 def _esc(text: str) -> str:

@@ -19,6 +19,14 @@ def test_every_command_has_help_with_an_example(cli, command):
     assert "Example" in r.out and "gan " + command in r.out
 
 
+def test_help_shows_square_brackets_that_rich_would_eat_as_markup(cli):
+    from gan_cli.manpages import render_all
+
+    r = cli("train", "--help", env={"COLUMNS": "300"})
+    assert "gan-cli[tensorboard]" in r.out
+    assert "gan\\-cli[tensorboard]" in render_all()["gan-train.1"]
+
+
 def test_models_lists_families_with_task_kind(cli):
     r = cli("models")
     assert r.code == 0

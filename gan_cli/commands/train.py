@@ -75,7 +75,7 @@ def train_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     tensorboard: bool = typer.Option(
         False, "--tensorboard", help="Also write losses, img/s and previews as TensorBoard event files in the run "
-        "folder (needs: pip install 'gan-cli[tensorboard]')."
+        "folder (needs: pip install 'gan-cli\\[tensorboard]')."
     ),
 ) -> None:
     from gan_cli.io.datasets import load_data
