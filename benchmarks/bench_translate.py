@@ -8,7 +8,15 @@ Inputs: --n PNG photos-like images (smooth colour patterns + noise), 256 x 256.
 - gan translate: the library behind the command (gan_cli.translate.Translator) with --batch-size B:
   decode/encode threads overlapping the network, batching, channels-last; fp32 (bf16 is not within 1/255
   for these nets, see bench_translate_nets.py).
-Both exclude loading the model. The outputs are compared: largest difference in 8-bit grey levels.
+- network only: the same batches through the same call (model.translate) on tensors already decoded, so
+  the gap to the row above is what decoding, encoding and their threads cost or save.
+All exclude loading the model; each is warmed up first (the plain loop on one image, gan translate on all: a
+model's layout is converted on its first call, once per command).
+The outputs are compared: largest difference in 8-bit grey levels.
+
+Roofline (roofline.py, same run): FLOPs per image from PyTorch's FlopCounterMode, this CPU's fp32 convolution
+peak, each row's achieved GFLOP/s, and the ceiling peak / plain GFLOP/s: the most any fp32 method can give
+over the plain loop. A target above the ceiling cannot be met in fp32 on this CPU.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_translate.py [--n 8] [--batch-size 4] [--nets resnet_9blocks unet_256]
 """
@@ -16,6 +24,7 @@ Both exclude loading the model. The outputs are compared: largest difference in 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -23,11 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from roofline import conv_peak, flops_per_image, header
 
 from gan_cli.io import images
 from gan_cli.nets.junyanz import set_test_mode
 from gan_cli.registry import get_family, parse_options
-from gan_cli.sampling import load_model
+from gan_cli.sampling import LoadedModel, load_model
 from gan_cli.train.state import model_meta, save_generator
 from gan_cli.translate import Translator, plan
 
@@ -58,26 +68,38 @@ def checkpoint(name: str, path: Path) -> Path:
     return save_generator(path, fam, model_meta(fam, vars(opts), [], 0, "benchmark"))
 
 
-def plain_loop(ckpt: Path, src: Path, dst: Path) -> float:
-    """images/s of the simplest correct loop, one image at a time."""
-    G = set_test_mode(load_model(ckpt).nets["G"].to(memory_format=torch.contiguous_format), "eval")
+def plain_loop(G: torch.nn.Module, src: Path, dst: Path) -> float:
+    """images/s of the simplest correct loop, one image at a time (warmed up on the first image)."""
     paths = sorted(src.glob("*.png"))
     dst.mkdir(parents=True)
-    t0 = time.perf_counter()
-    for p in paths:
+
+    def one(p: Path) -> None:
         x = images.pil_to_tensor(Image.open(p).convert("RGB"))[None]
         with torch.no_grad():
             y = G(x)[0]
         images.tensor_to_pil(y).save(dst / p.name)
+
+    one(paths[0])
+    t0 = time.perf_counter()
+    for p in paths:
+        one(p)
     return len(paths) / (time.perf_counter() - t0)
 
 
-def translate(ckpt: Path, src: Path, dst: Path, batch_size: int) -> float:
-    model = load_model(ckpt)
+def translate(model: LoadedModel, src: Path, dst: Path, batch_size: int) -> float:
     jobs = plan(str(src), dst)
     t0 = time.perf_counter()
     Translator(model, batch_size=batch_size, opts={"test_mode": "eval"}).run(jobs)
     return len(jobs) / (time.perf_counter() - t0)
+
+
+def network_only(model: LoadedModel, src: Path, batch_size: int) -> float:
+    """images/s of gan translate's network call alone, on the same batches as tensors (decoded beforehand)."""
+    x = torch.stack([images.pil_to_tensor(Image.open(p).convert("RGB")) for p in sorted(src.glob("*.png"))])
+    t0 = time.perf_counter()
+    for b in x.split(batch_size):
+        model.translate(b, test_mode="eval")
+    return len(x) / (time.perf_counter() - t0)
 
 
 def max_diff(a: Path, b: Path) -> int:
@@ -93,18 +115,28 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {args.n} images of 256 px")
-    print(f"{'net':<16} {'plain loop img/s':>17} {'gan translate img/s':>20} {'speed-up':>9} {'max diff':>9}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load {load}")
+    print(f"{args.n} images of 256 px, batch {args.batch_size}, fp32")
+    peak, layout = conv_peak()
+    print(header(peak, layout))
+    print(f"{'net':<15} {'path':<22} {'img/s':>7} {'GFLOP/s':>8} {'vs plain':>9} {'max diff':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_images(root / "in", args.n, 256)
         for name in args.nets:
             ckpt = checkpoint(name, root / f"{name}.safetensors")
-            translate(ckpt, root / "in", root / f"warm-{name}", args.batch_size)  # first-call costs out of the way
-            plain = plain_loop(ckpt, root / "in", root / f"plain-{name}")
-            fast = translate(ckpt, root / "in", root / f"fast-{name}", args.batch_size)
+            G = set_test_mode(load_model(ckpt).nets["G"].to(memory_format=torch.contiguous_format), "eval")
+            gflop = flops_per_image(G, 256) / 1e9
+            plain = plain_loop(G, root / "in", root / f"plain-{name}")
+            model = load_model(ckpt)  # warmed up once (layout, first-call costs), then timed twice
+            translate(model, root / "in", root / f"warm-{name}", args.batch_size)
+            fast = translate(model, root / "in", root / f"fast-{name}", args.batch_size)
+            net = network_only(model, root / "in", args.batch_size)
             diff = max_diff(root / f"plain-{name}", root / f"fast-{name}")
-            print(f"{name:<16} {plain:>17.2f} {fast:>20.2f} {fast / plain:>8.2f}x {diff:>9}")
+            for path, ips, d in (("plain loop", plain, "-"), ("gan translate", fast, diff), ("network only", net, "-")):
+                print(f"{name:<15} {path:<22} {ips:>7.2f} {ips * gflop:>8.1f} {ips / plain:>8.2f}x {d:>9}")
+            print(f"{name:<15} {gflop:.1f} GFLOP/image; ceiling over the plain loop: {peak / (plain * gflop):.2f}x")
 
 
 if __name__ == "__main__":
