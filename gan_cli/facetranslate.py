@@ -9,9 +9,12 @@ one output per photo; pixels outside the masks stay byte-identical. `save_prep` 
 (white background, with prep's JSON sidecar). A photo without a face is reported and skipped.
 
 Speed: decoding and prep of the next photos run in a thread while the network works on the current one
-(MediaPipe and OpenCV release the GIL), and the generator runs channels-last (its weights converted once),
-which oneDNN's convolutions prefer on a CPU; benchmarks/bench_photo2cartoon.py measures both against a
-plain per-image loop.
+(MediaPipe and OpenCV release the GIL); a photo's faces go through the network as one batch. The generator
+keeps the standard (contiguous) layout it is loaded in. The family runs it contiguous in any case
+(ugatit.canonical_call, for the same bits as in training previews), cloning every weight on every call
+when they are channels-last, and channels-last would not pay here anyway: its many instance norms reorder
+every activation (profiled at 1 thread, one 256 px face: 1.31 s contiguous, 1.50 s channels-last, 0.30 s
+of which copies). benchmarks/bench_photo2cartoon.py measures both layouts against a plain per-image loop.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def cartoonize(model: LoadedModel, faces: list[np.ndarray], direction: str = "At
     from gan_cli.nets.photo2cartoon import output_to_cartoon, photo_to_input
 
     inputs = [photo_to_input(f, model.family.size) for f in faces]
-    x = torch.cat([x for x, _ in inputs]).contiguous(memory_format=torch.channels_last)
+    x = torch.cat([x for x, _ in inputs])
     out = model.translate(x, direction)
     return [output_to_cartoon(o, mask) for o, (_, mask) in zip(out, inputs)]
 
@@ -72,10 +75,6 @@ class FaceTranslator:
 
         self.model, self.direction, self.paste, self.save_prep = model, direction, paste_back, save_prep
         self.prep = FacePrep(size=model.family.size, bg="transparent", all_faces=True)
-        for net in model.nets.values():  # conv kernels in NHWC order, as the trainer keeps them
-            for t in (*net.parameters(), *net.buffers()):
-                if t.dim() == 4 and t.shape[2] * t.shape[3] > 1:
-                    t.data = t.data.contiguous(memory_format=torch.channels_last)
 
     def close(self) -> None:
         self.prep.close()
