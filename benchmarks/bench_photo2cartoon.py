@@ -4,17 +4,22 @@ Inputs: the two portraits of tests/data/faces repeated to --n photos (one face e
 minivision's released architecture (ngf 32, light, 256 px) with random weights: the time does not depend
 on the values. Both ways below share one FacePrep (models created once) and leave file writing out.
 
-- plain, per photo: prep, then the generator on that photo's face (batch 1, standard layout: what
-  `gan translate photo2cartoon` does today), then photo2cartoon's composite onto white;
-- batched: prep in a background thread (overlapping the network), faces gathered into batches of
-  --batch-size, the generator in channels-last layout, the same composite;
+- plain, per photo: prep, then the generator on that photo's face (batch 1, standard layout), then
+  photo2cartoon's composite onto white; warmed up on one photo first, like the others;
+- batched, contiguous / channels-last: prep in a background thread (overlapping the network), faces
+  gathered into batches of --batch-size, the generator in that layout, the same composite;
 - gan translate: the command's library path (gan_cli.facetranslate.FaceTranslator) on the photos saved as
   PNG files, with the same weights in a photo2cartoon checkpoint: decode + prep one photo ahead in a
-  thread, the generator channels-last on each photo's faces; the cartoons are written as PNGs (so this row
-  includes file decode and encode, which the other two leave out).
+  thread, each photo's faces as one batch, the standard layout; the cartoons are written as PNGs (so its
+  end-to-end time includes file decode and encode, which the others leave out).
 
-The cartoons of the two ways are compared (largest difference in 8-bit levels). bf16 is not tried: this
-CPU has no native bf16. Prep time is reported as measured in the plain run (the batched run overlaps it).
+The cartoons are compared with the plain loop's (largest difference in 8-bit levels). bf16 is not tried:
+this CPU has no native bf16. Prep time is reported as measured in the plain run (the others overlap it).
+
+Roofline of the network side (roofline.py, same run): FLOPs per face from PyTorch's FlopCounterMode, this
+CPU's fp32 convolution peak, each path's network faces/s and achieved GFLOP/s ("gan translate" times the
+network and the composite together), and the ceiling peak / plain GFLOP/s: the most any fp32 method can
+give the network over the plain loop.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_photo2cartoon.py [--n 8] [--batch-size 4]
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from roofline import conv_peak, flops_per_image, header
 
 from gan_cli.faces.prep import FacePrep
 from gan_cli.nets.photo2cartoon import ResnetGenerator, output_to_cartoon, photo_to_input
@@ -67,17 +74,17 @@ def plain(G: torch.nn.Module, prep: FacePrep, items: list[np.ndarray]) -> tuple[
 
 
 def batched(
-    G: torch.nn.Module, prep: FacePrep, items: list[np.ndarray], batch_size: int
+    G: torch.nn.Module, prep: FacePrep, items: list[np.ndarray], batch_size: int, fmt: torch.memory_format
 ) -> tuple[list[np.ndarray], dict[str, float]]:
-    """Prep in a thread, faces in batches through a channels-last G, composite. Seconds: the network and
-    composite stages, and the time the network waited for prep."""
+    """Prep in a thread, faces in batches through G (its weights and input in layout `fmt`), composite.
+    Seconds: the network and composite stages, and the time the network waited for prep."""
     secs = {"wait for prep": 0.0, "net": 0.0, "composite": 0.0}
     out: list[np.ndarray] = []
     pending: list[tuple[torch.Tensor, np.ndarray]] = []
 
     def flush() -> None:
         t0 = time.perf_counter()
-        x = torch.cat([x for x, _ in pending]).contiguous(memory_format=torch.channels_last)
+        x = torch.cat([x for x, _ in pending]).contiguous(memory_format=fmt)
         with torch.inference_mode():
             y = G(x)[0]
         t1 = time.perf_counter()
@@ -113,32 +120,40 @@ def main() -> None:
     G_cl.load_state_dict(G.state_dict())
     G_cl = G_cl.to(memory_format=torch.channels_last)
     items = photos(args.n)
+    n = args.n
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load {load}")
-    print(f"{args.n} photos -> {SIZE} px faces; photo2cartoon ngf 32 light (random weights); batch {args.batch_size}")
+    print(f"{n} photos -> {SIZE} px faces; photo2cartoon ngf 32 light (random weights); batch {args.batch_size}")
+    peak, layout = conv_peak()
+    print(header(peak, layout))
+    gflop = flops_per_image(G, SIZE) / 1e9
+    runs: dict[str, tuple[list[np.ndarray], float, dict[str, float]]] = {}
     with FacePrep(size=SIZE, bg="transparent", all_faces=True) as prep:
-        plain(G, prep, items[:1])  # first-call costs (models, allocator) out of the way
-        batched(G_cl, prep, items[:1], args.batch_size)
-        t0 = time.perf_counter()
-        ref, p = plain(G, prep, items)
-        t_plain = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        fast, b = batched(G_cl, prep, items, args.batch_size)
-        t_fast = time.perf_counter() - t0
-        import tempfile
-
+        for name, run in (
+            ("plain", lambda items: plain(G, prep, items)),
+            ("batched, contiguous", lambda items: batched(G, prep, items, args.batch_size, torch.contiguous_format)),
+            ("batched, channels-last", lambda items: batched(G_cl, prep, items, args.batch_size, torch.channels_last)),
+        ):
+            run(items[:1])  # first-call costs (models, allocator, kernels) out of the way
+            t0 = time.perf_counter()
+            out, secs = run(items)
+            runs[name] = out, time.perf_counter() - t0, secs
         with tempfile.TemporaryDirectory() as tmp:
-            cmd, t_cmd, c = command(G, items, Path(tmp))
-    assert len(ref) == len(fast) == len(cmd) == args.n, (len(ref), len(fast), len(cmd))
-    diff = max(int(np.abs(a.astype(int) - c.astype(int)).max()) for a, c in zip(ref, fast))
-    n = args.n
-    print(f"plain   {n / t_plain:6.3f} photos/s end to end ({t_plain / n:6.2f} s/photo): " + _split(p, n))
-    print(f"batched {n / t_fast:6.3f} photos/s end to end ({t_fast / n:6.2f} s/photo): " + _split(b, n))
-    print(f"network: {p['net'] / b['net']:.2f}x the plain loop; end to end {t_plain / t_fast:.2f}x; max diff {diff}")
-    diff_cmd = max(int(np.abs(a.astype(int) - c_.astype(int)).max()) for a, c_ in zip(ref, cmd))
-    print(f"gan translate {n / t_cmd:6.3f} photos/s end to end, files included ({t_cmd / n:6.2f} s/photo): "
-          + _split(c, n))
-    print(f"gan translate: end to end {t_plain / t_cmd:.2f}x the plain loop; max diff {diff_cmd}")
+            runs["gan translate"] = command(G, items, Path(tmp))
+    ref, t_plain, _ = runs["plain"]
+    print(f"{'path':<24} {'photos/s':>8} {'vs plain':>8} {'net faces/s':>11} {'GFLOP/s':>8} {'vs plain':>8} diff")
+    net_plain = n / runs["plain"][2]["net"]
+    for name, (out, seconds, secs) in runs.items():
+        assert len(out) == n, (name, len(out))
+        diff = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in zip(ref, out))
+        net = n / secs.get("net", secs.get("net + composite", 0.0))
+        print(
+            f"{name:<24} {n / seconds:>8.3f} {t_plain / seconds:>7.2f}x {net:>11.3f} {net * gflop:>8.1f} "
+            f"{net / net_plain:>7.2f}x {diff:>4}"
+        )
+    for name, (_, _, secs) in runs.items():
+        print(f"  {name}: " + _split(secs, n))
+    print(f"{gflop:.1f} GFLOP/face; network ceiling over the plain loop: {peak / (net_plain * gflop):.2f}x")
 
 
 def command(G: torch.nn.Module, items: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float, dict]:
@@ -160,6 +175,7 @@ def command(G: torch.nn.Module, items: list[np.ndarray], tmp: Path) -> tuple[lis
     translator = FaceTranslator(load_model(ckpt), "AtoB", paste_back=False, save_prep=None)
     try:
         jobs = plan(str(tmp / "in"), tmp / "out", overwrite=True)
+        translator.run(jobs[:1], True, lambda p: None)  # warm-up, as the other paths
         t0 = time.perf_counter()
         report = translator.run(jobs, True, lambda p: None)
         seconds = time.perf_counter() - t0
