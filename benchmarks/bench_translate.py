@@ -5,7 +5,9 @@ random reference init, saved as gan-cli generator checkpoints; eval test mode (d
 Inputs: --n PNG photos-like images (smooth colour patterns + noise), 256 x 256.
 
 - plain loop, per image: PIL open + convert, to tensor, G(x) in fp32 (contiguous, batch 1), to uint8, PIL save;
-- gan translate: the library behind the command (gan_cli.translate.Translator) with --batch-size B:
+- gan translate: the library behind the command (gan_cli.translate.Translator), for each --batch-size B
+  (default 1 and 4: the command's default is 4, and batching did not pay for resnet_9blocks at 1 thread)
+  and --workers W (decode/encode threads; 0: the command's default, up to 4):
   decode/encode threads overlapping the network, batching, channels-last; fp32 (bf16 is not within 1/255
   for these nets, see bench_translate_nets.py).
 - network only: the same batches through the same call (model.translate) on tensors already decoded, so
@@ -18,7 +20,8 @@ Roofline (roofline.py, same run): FLOPs per image from PyTorch's FlopCounterMode
 peak, each row's achieved GFLOP/s, and the ceiling peak / plain GFLOP/s: the most any fp32 method can give
 over the plain loop. A target above the ceiling cannot be met in fp32 on this CPU.
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_translate.py [--n 8] [--batch-size 4] [--nets resnet_9blocks unet_256]
+    OMP_NUM_THREADS=2 python benchmarks/bench_translate.py [--n 8] [--batch-size 1 4] [--workers 0]
+        [--nets resnet_9blocks unet_256]
 """
 
 from __future__ import annotations
@@ -86,10 +89,10 @@ def plain_loop(G: torch.nn.Module, src: Path, dst: Path) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def translate(model: LoadedModel, src: Path, dst: Path, batch_size: int) -> float:
+def translate(model: LoadedModel, src: Path, dst: Path, batch_size: int, workers: int) -> float:
     jobs = plan(str(src), dst)
     t0 = time.perf_counter()
-    Translator(model, batch_size=batch_size, opts={"test_mode": "eval"}).run(jobs)
+    Translator(model, batch_size=batch_size, workers=workers, opts={"test_mode": "eval"}).run(jobs)
     return len(jobs) / (time.perf_counter() - t0)
 
 
@@ -112,15 +115,16 @@ def max_diff(a: Path, b: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=8, help="images per measurement")
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--workers", type=int, default=0, help="gan translate's decode/encode threads (0: its default)")
     ap.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     args = ap.parse_args()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {os.cpu_count()} cores, load {load}")
-    print(f"{args.n} images of 256 px, batch {args.batch_size}, fp32")
+    print(f"{args.n} images of 256 px, fp32, gan translate with --workers {args.workers}")
     peak, layout = conv_peak()
     print(header(peak, layout))
-    print(f"{'net':<15} {'path':<22} {'img/s':>7} {'GFLOP/s':>8} {'vs plain':>9} {'max diff':>9}")
+    print(f"{'net':<15} {'path':<24} {'img/s':>7} {'GFLOP/s':>8} {'vs plain':>9} {'max diff':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_images(root / "in", args.n, 256)
@@ -129,13 +133,16 @@ def main() -> None:
             G = set_test_mode(load_model(ckpt).nets["G"].to(memory_format=torch.contiguous_format), "eval")
             gflop = flops_per_image(G, 256) / 1e9
             plain = plain_loop(G, root / "in", root / f"plain-{name}")
-            model = load_model(ckpt)  # warmed up once (layout, first-call costs), then timed twice
-            translate(model, root / "in", root / f"warm-{name}", args.batch_size)
-            fast = translate(model, root / "in", root / f"fast-{name}", args.batch_size)
-            net = network_only(model, root / "in", args.batch_size)
-            diff = max_diff(root / f"plain-{name}", root / f"fast-{name}")
-            for path, ips, d in (("plain loop", plain, "-"), ("gan translate", fast, diff), ("network only", net, "-")):
-                print(f"{name:<15} {path:<22} {ips:>7.2f} {ips * gflop:>8.1f} {ips / plain:>8.2f}x {d:>9}")
+            rows: list[tuple[str, float, int | str]] = [("plain loop", plain, "-")]
+            model = load_model(ckpt)
+            for b in args.batch_size:  # warmed up once (layout, first-call costs), then timed
+                translate(model, root / "in", root / f"warm-{name}-{b}", b, args.workers)
+                fast = translate(model, root / "in", root / f"fast-{name}-{b}", b, args.workers)
+                diff = max_diff(root / f"plain-{name}", root / f"fast-{name}-{b}")
+                net = network_only(model, root / "in", b)
+                rows += [(f"gan translate, batch {b}", fast, diff), (f"network only, batch {b}", net, "-")]
+            for path, ips, d in rows:
+                print(f"{name:<15} {path:<24} {ips:>7.2f} {ips * gflop:>8.1f} {ips / plain:>8.2f}x {d:>9}")
             print(f"{name:<15} {gflop:.1f} GFLOP/image; ceiling over the plain loop: {peak / (plain * gflop):.2f}x")
 
 
