@@ -7,9 +7,10 @@ Inputs: --n PNG photos-like images (smooth colour patterns + noise), 256 x 256.
 - plain loop, per image: PIL open + convert, to tensor, G(x) in fp32 (contiguous, batch 1), to uint8, PIL save;
 - gan translate: the library behind the command (gan_cli.translate.Translator), for each --batch-size B
   (default 1 and 4: the command's default is 4, and batching did not pay for resnet_9blocks at 1 thread)
-  and --workers W (decode/encode threads; 0: the command's default, up to 4):
-  decode/encode threads overlapping the network, batching, channels-last; fp32 (bf16 is not within 1/255
-  for these nets, see bench_translate_nets.py).
+  and --workers W (decode/encode threads; 0: the command's default, up to 4): decode/encode threads
+  overlapping the network, batching, the family's layout (channels-last for U-Nets; contiguous for ResNets,
+  whose instance norms run ~2.7x slower channels-last); fp32 (bf16 is not within 1/255 for these nets, see
+  bench_translate_nets.py).
 - network only: the same batches through the same call (model.translate) on tensors already decoded, so
   the gap to the row above is what decoding, encoding and their threads cost or save.
 All exclude loading the model; each is warmed up first (the plain loop on one image, gan translate on all: a
