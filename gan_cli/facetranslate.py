@@ -12,9 +12,10 @@ Speed: decoding and prep of the next photos run in a thread while the network wo
 (MediaPipe and OpenCV release the GIL); a photo's faces go through the network as one batch. The generator
 keeps the standard (contiguous) layout it is loaded in. The family runs it contiguous in any case
 (ugatit.canonical_call, for the same bits as in training previews), cloning every weight on every call
-when they are channels-last, and channels-last would not pay here anyway: its many instance norms reorder
-every activation (profiled at 1 thread, one 256 px face: 1.31 s contiguous, 1.50 s channels-last, 0.30 s
-of which copies). benchmarks/bench_photo2cartoon.py measures both layouts against a plain per-image loop.
+when they are channels-last (the 15 MB of the released net: no measurable time, same bits), and running it
+channels-last would not pay: its many instance norms reorder every activation (profiled at 1 thread, one
+256 px face: 1.31 s contiguous, 1.50 s channels-last, 0.30 s of which copies).
+benchmarks/bench_photo2cartoon.py measures both layouts against a plain per-image loop.
 """
 
 from __future__ import annotations
