@@ -127,14 +127,18 @@ def _refused(tmp_path: Path, obj, match: str) -> None:
 
 def test_a_wrong_state_dict_says_what_it_found(tmp_path):
     sd = synthetic_state_dict(reference_keys())
-    prefixed = {f"module.{k}": v for k, v in sd.items()}  # saved from a DataParallel wrapper
-    _refused(tmp_path, prefixed, r"missing: conv1\.conv\.weight, .*left over: module\.conv1")
     _refused(tmp_path, {k: v for k, v in sd.items() if k != "linear.weight"}, r"missing: linear\.weight$")
     _refused(tmp_path, {**sd, "fc.bias": torch.zeros(3)}, r"left over: fc\.bias$")
     _refused(tmp_path, {**sd, "linear.weight": torch.zeros(128, 512)}, r"wrong shape: linear\.weight \(128, 512\)")
     _refused(tmp_path, {**sd, "bn.weight": torch.ones(512, dtype=torch.long)}, "bn.weight has dtype torch.int64")
-    _refused(tmp_path, {"genA2B": sd}, "holds a dict that is not a state dict of tensors")
+    _refused(tmp_path, {"genA2B": sd}, "a dict of genA2B rather than one network's state dict")
     _refused(tmp_path, torch.zeros(3), "holds a Tensor")
+
+
+def test_a_file_saved_from_data_parallel_loads(tmp_path):
+    sd = synthetic_state_dict(reference_keys())
+    torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "dp.pth")
+    assert torch.equal(load_mobilefacenet(tmp_path / "dp.pth").state_dict()["linear.weight"], sd["linear.weight"])
 
 
 def test_missing_corrupt_and_code_carrying_files_are_refused(tmp_path):
@@ -143,8 +147,8 @@ def test_missing_corrupt_and_code_carrying_files_are_refused(tmp_path):
     with pytest.raises(BadInput, match="not a file"):
         load_mobilefacenet(tmp_path)
     (tmp_path / "junk.pth").write_bytes(b"\x80\x02not a pickle at all")
-    with pytest.raises(BadInput, match="not a readable PyTorch file"):
+    with pytest.raises(BadInput, match="not a readable PyTorch .pth file"):
         load_mobilefacenet(tmp_path / "junk.pth")
     torch.save(MobileFaceNet(), tmp_path / "module.pth")  # a whole pickled module: loading it would run code
-    with pytest.raises(BadInput, match="not a readable PyTorch file"):
+    with pytest.raises(BadInput, match="a whole pickled model is refused"):
         load_mobilefacenet(tmp_path / "module.pth")

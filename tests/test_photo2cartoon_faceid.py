@@ -146,5 +146,5 @@ def test_cli_records_the_term_and_refuses_bad_files(cli, tmp_path, id_model):
     assert r.code == 2 and f"-o id_model: {tmp_path / 'nope.pth'}: no such file" in r.err
     (tmp_path / "bad.pth").write_bytes(b"PK\x03\x04 truncated zip")
     r = cli(*args, "--out", tmp_path / "corrupt", "-o", f"id_model={tmp_path / 'bad.pth'}")
-    assert r.code == 2 and "not a readable PyTorch file" in r.err
+    assert r.code == 2 and "not a readable PyTorch .pth file" in r.err
     assert not (tmp_path / "missing").exists() and not (tmp_path / "corrupt").exists()  # no run folder left

@@ -21,8 +21,7 @@ from typing import Any
 
 import torch
 
-from gan_cli.convert import sha256
-from gan_cli.convert.junyanz import read_state_dict
+from gan_cli.convert import read_state_dict, sha256
 from gan_cli.errors import BadInput
 from gan_cli.models.layers import DCGANGenerator
 

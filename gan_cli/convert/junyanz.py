@@ -25,7 +25,6 @@ whole pickled model (torch.save(net)) is refused with a message saying so.
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_cli.convert import sha256
+from gan_cli.convert import read_state_dict, sha256
 from gan_cli.errors import BadInput
 from gan_cli.nets.junyanz import build_generator
 
@@ -74,35 +73,6 @@ def convert_junyanz(path: str | Path, direction: str | None = None, family: str 
             "dropped_keys": dropped,
         },
     )
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A bare state dict saved with torch.save(net.state_dict()), read with weights_only=True (also for
-    gan_cli/convert/dcgan.py); `module.` prefixes of a DataParallel wrapper are dropped."""
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # torch words every refusal the same way: tell objects from garbage
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
-        if not found:
-            detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(e))
-            raise BadInput(f"{path}: not a readable PyTorch .pth file ({detail.group(1) if detail else e})") from None
-        raise BadInput(
-            f"{path}: not a plain state dict (it holds a {found.group(1)}): a whole pickled model is refused, since "
-            "unpickling it could run arbitrary code; save net.state_dict() instead"
-        ) from None
-    except Exception as e:  # torch raises many kinds for a file that is not a torch.save archive
-        raise BadInput(f"{path}: not a readable PyTorch .pth file ({type(e).__name__}: {e})") from None
-    if not isinstance(obj, dict) or not obj:
-        raise BadInput(f"{path}: holds a {type(obj).__name__}, not a state dict of tensors")
-    if not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        top = ", ".join(sorted(map(str, obj))[:6])
-        raise BadInput(f"{path}: a dict of {top} rather than one network's state dict (a training checkpoint?)")
-    sd = {str(k): v for k, v in obj.items()}
-    if all(k.startswith("module.") for k in sd):  # saved from a DataParallel wrapper
-        sd = {k[len("module.") :]: v for k, v in sd.items()}
-    return sd
 
 
 def _detect(sd: dict[str, torch.Tensor], path: Path) -> tuple[dict[str, Any], bool]:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gan_cli.convert import sha256
+from gan_cli.convert import check_state_dict, sha256
 from gan_cli.errors import BadInput
 from gan_cli.nets import photo2cartoon, ugatit
 
@@ -163,21 +163,4 @@ def _check_against_net(
     cls = photo2cartoon.ResnetGenerator if family == "photo2cartoon" else ugatit.ResnetGenerator
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in cls(**kwargs).state_dict().items()}
-    missing = [k for k in expected if k not in sd]
-    extra = [k for k in sd if k not in expected]
-    wrong = [
-        f"{k} {tuple(sd[k].shape)} (expected {expected[k]})"
-        for k in expected
-        if k in sd and tuple(sd[k].shape) != expected[k]
-    ]
-    problems = []
-    for label, items in (("missing", missing), ("left over", extra), ("wrong shape", wrong)):
-        if items:
-            problems.append(
-                f"{label}: {', '.join(items[:5])}" + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
-            )
-    if problems:
-        raise BadInput(f"{path}: {which} does not match a {family} generator {kwargs}: " + "; ".join(problems))
-    for k, v in sd.items():
-        if not v.is_floating_point():
-            raise BadInput(f"{path}: {which}.{k} has dtype {v.dtype}; expected floating-point weights")
+    check_state_dict(sd, expected, f"{path}: {which} does not match a {family} generator {kwargs}")

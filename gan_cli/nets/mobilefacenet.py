@@ -20,7 +20,6 @@ Files saved before PyTorch 0.4.1 have no `num_batches_tracked`; those (unused in
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import torch
@@ -132,33 +131,15 @@ class FaceID(nn.Module):
 
 def load_mobilefacenet(path: Path) -> MobileFaceNet:
     """MobileFaceNet with the weights of a state-dict file (their `model_mobilefacenet.pth`), checked key by key."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"-o id_model: {path}: " + ("not a file" if path.exists() else "no such file"))
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception as e:  # any failure to unpickle (refused global, corrupt zip, text) means "not readable"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BadInput(f"-o id_model: {path}: not a readable PyTorch file ({first[:200]})") from None
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
-        what = type(sd).__name__ if not isinstance(sd, dict) else "dict that is not a state dict of tensors"
-        raise BadInput(f"-o id_model: {path}: holds a {what}; expected MobileFaceNet's state dict")
+    from gan_cli.convert import check_state_dict, read_state_dict
+
     net = MobileFaceNet()
-    expected = net.state_dict()
-    optional = {k for k in expected if k.endswith("num_batches_tracked")}
-    missing = [k for k in expected if k not in sd and k not in optional]
-    extra = [k for k in sd if k not in expected]
-    wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})" for k, v in expected.items()
-             if k in sd and sd[k].shape != v.shape]  # fmt: skip
-    problems = [
-        f"{label}: {', '.join(items[:5])}" + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
-        for label, items in (("missing", missing), ("left over", extra), ("wrong shape", wrong))
-        if items
-    ]
-    if problems:
-        raise BadInput(f"-o id_model: {path} is not a MobileFaceNet(512) state dict: " + "; ".join(problems))
-    ints = [k for k, v in sd.items() if not k.endswith("num_batches_tracked") and not v.is_floating_point()]
-    if ints:
-        raise BadInput(f"-o id_model: {path}: {ints[0]} has dtype {sd[ints[0]].dtype}; expected float weights")
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    try:
+        sd = read_state_dict(path)
+        optional = [k for k in expected if k.endswith("num_batches_tracked")]  # absent in files of older torch
+        check_state_dict(sd, expected, f"{path} is not a MobileFaceNet(512) state dict", optional)
+    except BadInput as e:
+        raise BadInput(f"-o id_model: {e}") from None
     net.load_state_dict(sd, strict=False)  # every key checked above; only num_batches_tracked may be absent
     return net
