@@ -9,12 +9,9 @@ one output per photo; pixels outside the masks stay byte-identical. `save_prep` 
 (white background, with prep's JSON sidecar). A photo without a face is reported and skipped.
 
 Speed: decoding and prep of the next photos run in a thread while the network works on the current one
-(MediaPipe and OpenCV release the GIL); a photo's faces go through the network as one batch. The generator
-keeps the standard (contiguous) layout it is loaded in. The family runs it contiguous in any case
-(ugatit.canonical_call, for the same bits as in training previews), cloning every weight on every call
-when they are channels-last (the 15 MB of the released net: no measurable time, same bits), and running it
-channels-last would not pay: its many instance norms reorder every activation (profiled at 1 thread, one
-256 px face: 1.31 s contiguous, 1.50 s channels-last, 0.30 s of which copies).
+(MediaPipe and OpenCV release the GIL); a photo's faces go through the network as one batch, in the
+contiguous layout it is loaded in: channels-last was slower for this generator, whose many instance norms
+reorder every activation (one 256 px face at 1 thread: 1.31 s contiguous, 1.50 s channels-last).
 benchmarks/bench_photo2cartoon.py measures both layouts against a plain per-image loop.
 """
 
@@ -57,8 +54,7 @@ def cartoonize(model: LoadedModel, faces: list[np.ndarray], direction: str = "At
     from gan_cli.nets.photo2cartoon import output_to_cartoon, photo_to_input
 
     inputs = [photo_to_input(f, model.family.size) for f in faces]
-    x = torch.cat([x for x, _ in inputs])
-    out = model.translate(x, direction)
+    out = model.translate(torch.cat([x for x, _ in inputs]), direction)
     return [output_to_cartoon(o, mask) for o, (_, mask) in zip(out, inputs)]
 
 
