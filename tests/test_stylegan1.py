@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import assert_clean_error
 from helpers import make_folder
 from PIL import Image
@@ -141,3 +142,32 @@ def test_mix_function_with_loaded_model(trained):
     cells = mix(rows, cols, [0, 1])
     assert cells.shape == (6, 8, 8)
     assert torch.equal(cells[4, :2], cols[1, :2]) and torch.equal(cells[4, 2:], rows[1, 2:])
+
+
+def test_centred_w_has_zero_mean_and_folds_into_the_style_biases():
+    """center_w (the default) subtracts the new mapping's mean w; the same G with w_center folded into each style
+    layer's bias (b - A c) and no centring gives the same images: the paper's function class, reparametrised."""
+    fam = family()
+    G = fam.nets["G"].eval()
+    assert G.w_center.abs().sum() > 0
+    z = torch.randn(4096, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        w = G.mapping(z)
+    assert w.mean(0).abs().max() < 0.1 * w.std(0).mean()
+    plain = family(OPTS + ["center_w=false"]).nets["G"].eval()
+    assert torch.equal(plain.w_center, torch.zeros(8))
+    plain.load_state_dict(G.state_dict())
+    c = G.w_center.clone()
+    with torch.no_grad():
+        plain.w_center.zero_()
+        for epi in (m for m in plain.modules() if isinstance(m, Epilogue)):
+            epi.style.bias.sub_(F.linear(c, epi.style.weight * epi.style.scale) / epi.style.lr_mul)
+        ws, ws_plain = (g.mapping(z[:3]).unsqueeze(1).repeat(1, g.num_ws, 1) for g in (G, plain))
+        torch.testing.assert_close(plain.synthesis(ws_plain), G.synthesis(ws), rtol=1e-5, atol=1e-5)
+
+
+def test_a_checkpoint_without_w_center_loads_uncentred():
+    G = family().nets["G"]
+    state = {k: v for k, v in G.state_dict().items() if k != "w_center"}
+    G.load_state_dict(state)
+    assert torch.equal(G.w_center, torch.zeros(8))

@@ -8,11 +8,14 @@
 - Truncation (inference): w <- w_avg + psi (w - w_avg) on the layers before `truncation_cutoff`
   (8: up to 32 px; the official default), psi from `gan sample --truncation`.
 - Adam lr 1e-3, betas (0, 0.99), eps 1e-8; G_ema with a 10 kimg half-life (the official G_smoothing_kimg).
+- `-o center_w=true` (default): w is centred on the new mapping network's mean output (a fixed buffer, see
+  gan_cli/nets/stylegan.py), a reparametrisation of the paper's network. Uncentred, the default MNIST run
+  collapsed to one shape at 32 px; centred, it stays varied (README, "Progressive growing").
 
-The small defaults (z = w = 128; fmap_base 256, fmap_max 64: 64, 64, 32, 16 channels at 4, 8, 16, 32 px; 14
-kimg stable and 14 fading per resolution, 1,640 steps of 64) are sized for about half an hour on MNIST on one
-contended core of a 2-core CPU (~400, 115 and 55 img/s measured at 4, 8 and 16 px); the mapping network keeps its
-8 layers. `-o z_dim=512 -o style_dim=512 -o fmap_base=8192 -o fmap_max=512 -o stable_kimg=600
+The small defaults (z = w = 128; fmap_base 256, fmap_max 64: 64, 64, 32, 16 channels at 4, 8, 16, 32 px; 40
+kimg stable and 40 fading per resolution, 4,690 steps of 64, 300 kimg) are sized for half an hour on MNIST on a
+2-core CPU: 27 minutes measured, at about 1080, 430, 200 and 100 img/s at 4, 8, 16 and 32 px; the mapping
+network keeps its 8 layers. `-o z_dim=512 -o style_dim=512 -o fmap_base=8192 -o fmap_max=512 -o stable_kimg=600
 -o fade_kimg=600` is the paper's network and schedule.
 """
 
@@ -31,13 +34,13 @@ from gan_cli.registry import Batch, Context, Losses, SampleOption, StyleBased, o
 
 @dataclass
 class StyleGANOptions(ProgressiveOptions):
-    # shorter stages than pggan's: at these widths a step costs ~1.5x pggan's on a CPU
-    stable_kimg: float = option(14.0, "thousands of images each resolution trains before the next fades in", min=0)
-    fade_kimg: float = option(14.0, "thousands of images over which a new resolution fades in", min=0)
+    stable_kimg: float = option(40.0, "thousands of images each resolution trains before the next fades in", min=0)
+    fade_kimg: float = option(40.0, "thousands of images over which a new resolution fades in", min=0)
     z_dim: int = option(128, "size of z (the paper: 512)", min=1, max=4096)
     style_dim: int = option(128, "size of w, the style vector (the paper: 512)", min=1, max=4096)
     n_mlp: int = option(8, "layers of the mapping network", min=1, max=16)
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network", min=0)
+    center_w: bool = option(True, "subtract the new mapping network's mean w from w (false: the paper's form)")
     fmap_base: int = option(256, "channels at resolution 2^r: min(fmap_base / 2^(r-1), fmap_max)", min=1)
     fmap_max: int = option(64, "most channels of any layer (the paper: 512)", min=1, max=4096)
     mbstd_group: int = option(4, "minibatch stddev group size (1: off)", min=1, max=64)
@@ -63,7 +66,7 @@ class StyleGAN(ProgressiveFamily, StyleBased):
     default_size = 32
     default_batch_size = 64
     default_lr = 1e-3
-    default_steps = 1640  # 4 -> 32 px at the defaults: 7 x 14 kimg = 98 kimg, then 7 more kimg at 32 px
+    default_steps = 4690  # 4 -> 32 px at the defaults: 7 x 40 kimg = 280 kimg, then 20 more kimg at 32 px
     sample_options = {
         "truncation": SampleOption(1.0, "psi on the layers below truncation_cutoff: 1 = none, 0 = the mean w"),
         "noise_mode": SampleOption(
@@ -74,6 +77,8 @@ class StyleGAN(ProgressiveFamily, StyleBased):
     def build(self) -> dict[str, nn.Module]:
         o = self.opts
         G = Generator(self.size, o.z_dim, o.style_dim, o.n_mlp, self.channels, o.fmap_base, o.fmap_max, o.lr_mlp)
+        if o.center_w:
+            G.center_w()
         D = Discriminator(self.size, self.channels, o.fmap_base, o.fmap_max, o.mbstd_group)
         self.nets = {"G": G, "D": D}
         return self.nets

@@ -3,6 +3,9 @@
 
 - Mapping: pixel-normalised z through `n_mlp` dense layers (lr multiplier 0.01, leaky ReLU 0.2) to w,
   broadcast to num_ws = 2 * log2(size) - 2 layers; `w_avg` (a buffer) is the truncation centre.
+  `w_center` (a buffer, zeros unless `center_w()` sets it) is subtracted from the mapping's output: the mean w
+  of the freshly initialised mapping network. The styles' dense layers then start on a zero-mean w. The set of
+  functions is the paper's (a constant offset of w folds into the style biases); only training differs.
 - Synthesis: a learned constant 4x4 (ones), then per resolution two layers (at 4x4: the constant and a 3x3
   conv; above it: nearest 2x upsampling + 3x3 conv + [1, 2, 1] blur, and a 3x3 conv). After each layer the
   "epilogue": per-pixel noise times a learned per-channel strength (zeros at init), bias, leaky ReLU,
@@ -89,6 +92,11 @@ class SynthesisBlock(nn.Module):
         return self.epi1(self.conv1(x), ws[:, 1], noise[1])
 
 
+def _zero_center_if_missing(module, state_dict, prefix, *args) -> None:
+    """Checkpoints written before `w_center` existed load as uncentred (zeros)."""
+    state_dict.setdefault(prefix + "w_center", torch.zeros_like(module.w_center))
+
+
 class Generator(nn.Module):
     """mapping(z) -> w; synthesis(w+ [N, num_ws, w_dim]) -> image at the stage of the `lod` buffer."""
 
@@ -107,13 +115,22 @@ class Generator(nn.Module):
             res = 2 ** (i // 2 + 2)
             self.register_buffer(f"noise_{i}", torch.randn(1, 1, res, res))
         self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.register_buffer("w_center", torch.zeros(w_dim))
         self.register_buffer("lod", torch.zeros((), dtype=torch.float64))
+        self.register_load_state_dict_pre_hook(_zero_center_if_missing)
 
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         x = pixel_norm(z)
         for layer in self.mapping_layers:
             x = lrelu(layer(x))
-        return x
+        return x - self.w_center.to(x.dtype)
+
+    @torch.no_grad()
+    def center_w(self, n: int = 8192, seed: int = 0) -> None:
+        """Set `w_center` to the mean mapping output of n fixed draws of z (call once, before training)."""
+        self.w_center.zero_()
+        z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.w_center.device)
+        self.w_center.copy_(self.mapping(z).float().mean(0))
 
     def active_ws(self) -> int:
         """How many of the num_ws layers the current stage uses (the official cur_layers)."""
