@@ -27,6 +27,7 @@ def family(opts: list[str] = OPTS, size: int = 32):
     cls = get_family("stylegan")
     fam = cls(parse_options(cls, opts), size, 1)
     fam.build()
+    fam.prepare_training(torch.device("cpu"))
     return fam
 
 
@@ -138,6 +139,7 @@ def test_mixing_ranges(cli, trained, styles, same_as):
 
 def test_mix_function_with_loaded_model(trained):
     gen = load_model(trained)
+    assert gen.nets["G"].w_center.abs().sum() > 0  # training centred w, and the checkpoint keeps it
     rows, cols = gen.ws(torch.randn(2, 8)), gen.ws(torch.randn(3, 8))
     cells = mix(rows, cols, [0, 1])
     assert cells.shape == (6, 8, 8)

@@ -77,11 +77,15 @@ class StyleGAN(ProgressiveFamily, StyleBased):
     def build(self) -> dict[str, nn.Module]:
         o = self.opts
         G = Generator(self.size, o.z_dim, o.style_dim, o.n_mlp, self.channels, o.fmap_base, o.fmap_max, o.lr_mlp)
-        if o.center_w:
-            G.center_w()
         D = Discriminator(self.size, self.channels, o.fmap_base, o.fmap_max, o.mbstd_group)
         self.nets = {"G": G, "D": D}
         return self.nets
+
+    def prepare_training(self, device: torch.device) -> None:
+        """Centre w on the new mapping's mean (before G_ema is copied; a resumed run then loads its saved one).
+        Only training needs it: a loaded checkpoint brings its own `w_center`."""
+        if self.opts.center_w:
+            self.nets["G"].center_w()
 
     # --- inference (StyleBased: gan mix, gan sample --space w) ----------------------------------------
     def latent_dim(self) -> int:
