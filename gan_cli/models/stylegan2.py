@@ -45,7 +45,12 @@ class StyleGAN2Options:
     lr_mlp: float = option(0.01, "learning-rate multiplier of the mapping network", min=0)
     z_dim: int = option(0, "size of z when it differs from w (converted NVlabs networks); 0 = style_dim", min=0)
     conv_clamp: float = option(0.0, "clamp activations to +-conv_clamp (converted NVlabs networks); 0 = off", min=0)
-    r1: float = option(0.01, "R1 gamma (NVlabs: 0.0002 * size^2 / batch; the paper at 1024 px: 10)", min=0)
+    r1: float = option(
+        1.0,
+        "R1 gamma (NVlabs' paper256 config: 1; the paper at 1024 px: 10; NVlabs' auto value "
+        "0.0002 * size^2 / batch, 0.0064 at 32 px, leaves MNIST runs drawing blobs)",
+        min=0,
+    )
     d_reg_every: int = option(16, "lazy R1 interval in steps", min=1, max=1000)
     pl_weight: float = option(2.0, "path-length regularisation weight (0: off)", min=0)
     g_reg_every: int = option(4, "lazy path-length interval in steps", min=1, max=1000)
